@@ -9,11 +9,12 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 have_apt() { command -v apt-get >/dev/null 2>&1; }
+can_install() { if is_root && have_apt; then return 0; else return 1; fi; }
 
 engine_answers() { docker info >/dev/null 2>&1; }
 
 install_engine() {
-  is_root && have_apt || die "no Docker engine. Install Docker Engine (Debian/Ubuntu: apt-get install docker.io) and start it, then run this again."
+  can_install || die "no Docker engine. Install Docker Engine (Debian/Ubuntu: apt-get install docker.io) and start it, then run this again."
   log "installing Docker engine from the distribution (docker.io)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
@@ -44,7 +45,7 @@ compose_answers() { docker compose version >/dev/null 2>&1; }
 # only the old python 1.29, so there we take the static binary from trixie's package
 # without adding trixie to the system's sources.
 install_compose() {
-  is_root && have_apt || die "Docker Compose v2 is missing. Install the compose plugin (Ubuntu: apt-get install docker-compose-v2; Debian 13: apt-get install docker-compose)."
+  can_install || die "Docker Compose v2 is missing. Install the compose plugin (Ubuntu: apt-get install docker-compose-v2; Debian 13: apt-get install docker-compose)."
   log "installing Docker Compose v2"
   apt-get update -qq
   if apt-cache show docker-compose-v2 >/dev/null 2>&1; then

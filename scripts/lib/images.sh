@@ -81,7 +81,20 @@ build_local_node() {
   rm -rf "$ctx"
 }
 
+# The CA bundle the host's Node/npm trust beyond the defaults, if any, so that npm inside
+# image builds reaches the registry the same way (docker-compose.yml: secret build_ca).
+export_build_ca_bundle() {
+  local bundle=${BUILD_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-}}
+  if [ -z "$bundle" ] && command -v npm >/dev/null 2>&1; then
+    bundle=$(npm config get cafile 2>/dev/null || true)
+  fi
+  if [ -n "$bundle" ] && [ "$bundle" != null ] && [ "$bundle" != undefined ] && [ -r "$bundle" ]; then
+    export BUILD_CA_BUNDLE=$bundle
+  fi
+}
+
 ensure_images() {
+  export_build_ca_bundle
   resolve_images
   if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then build_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image"; fi
   if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then build_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image"; fi
