@@ -1,0 +1,62 @@
+import { cp, mkdtemp, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionOptions } from '../../app/src/db/pool.js';
+import { MIGRATIONS_DIR, migrate, readMigrations } from '../../app/src/db/migrate.js';
+import { startDatabase, type TestDatabase } from '../support/database.js';
+
+const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent' } as never;
+
+let db: TestDatabase;
+let options: ReturnType<typeof connectionOptions>;
+
+beforeAll(async () => {
+  db = await startDatabase();
+  options = connectionOptions({
+    host: db.env.DB_HOST,
+    port: Number(db.env.DB_PORT),
+    user: db.env.DB_USER,
+    password: db.env.DB_PASSWORD,
+    database: db.env.DB_NAME,
+    poolSize: 1,
+    startupTimeoutMs: 0,
+  });
+});
+
+afterAll(async () => {
+  await db?.container.stop();
+});
+
+describe('migrations', () => {
+  it('apply every file once, record them, and do nothing when run again', async () => {
+    const files = await readMigrations();
+    expect(files.length).toBeGreaterThan(0);
+    const first = await migrate(options, silent);
+    expect(first).toEqual(files.map((f) => f.name));
+    expect(await migrate(options, silent)).toEqual([]);
+
+    const conn = await mysql.createConnection(options);
+    const [rows] = await conn.query('SELECT version, name FROM schema_migrations ORDER BY version');
+    expect((rows as Array<{ name: string }>).map((r) => r.name)).toEqual(files.map((f) => f.name));
+    const [tables] = await conn.query(
+      "SELECT table_collation AS collation FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'posts'",
+    );
+    expect((tables as Array<{ collation: string }>)[0]?.collation).toMatch(/^utf8mb4_/);
+    await conn.end();
+  });
+
+  it('run concurrently from two processes without applying anything twice', async () => {
+    const results = await Promise.all([migrate(options, silent), migrate(options, silent)]);
+    expect(results.flat()).toEqual([]);
+  });
+
+  it('refuse to run when an applied migration file was edited', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'migrations-'));
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    const [firstFile] = await readMigrations(dir);
+    await appendFile(join(dir, firstFile!.name), '\n-- edited\n');
+    await expect(migrate(options, silent, dir)).rejects.toThrow(/was edited after it was applied/);
+  });
+});

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compose, composeEnv } from '../support/compose.js';
+import { request } from '../support/http.js';
+
+// The real docker-compose.yml, brought up as a user would (own project, own volume,
+// published on 127.0.0.1 only, on a free port), with the images the global setup built.
+const project = `webstack-test-${randomBytes(3).toString('hex')}`;
+const env = composeEnv();
+let port: number;
+
+interface PsEntry {
+  Service: string;
+  State: string;
+  Health: string;
+  Publishers: Array<{ URL: string; TargetPort: number; PublishedPort: number }> | null;
+}
+
+async function services(): Promise<PsEntry[]> {
+  const out = await compose(project, ['ps', '--format', 'json'], env);
+  // Compose prints one JSON object per line (older versions: one array).
+  const trimmed = out.trim();
+  return trimmed.startsWith('[') ? JSON.parse(trimmed) : trimmed.split('\n').map((line) => JSON.parse(line));
+}
+
+async function publishedPort(): Promise<number> {
+  const out = await compose(project, ['port', 'server', '80'], env);
+  return Number(out.trim().split(':').pop());
+}
+
+beforeAll(async () => {
+  await compose(project, ['up', '-d', '--wait'], env);
+  port = await publishedPort();
+});
+
+afterAll(async () => {
+  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+});
+
+describe('docker-compose.yml end to end', () => {
+  it('runs every service healthy, with only nginx published, on 127.0.0.1', async () => {
+    const ps = await services();
+    expect(ps.map((s) => s.Service).sort()).toEqual(['app', 'db', 'nginx', 'server']);
+    for (const service of ps) {
+      expect(service.State, service.Service).toBe('running');
+      expect(service.Health, service.Service).toBe('healthy');
+    }
+    const published = ps.flatMap((s) => (s.Publishers ?? []).filter((p) => p.PublishedPort > 0).map((p) => ({ ...p, service: s.Service })));
+    expect(published).toEqual([expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 80 })]);
+  });
+
+  it('serves the page and the API through nginx', async () => {
+    const page = await request(port, '/');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('foobar.com');
+    const created = await request(port, '/api/posts', { method: 'POST', body: { author: 'compose', body: 'end to end ✓' } });
+    expect(created.status).toBe(201);
+    const post = created.json();
+    expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
+    expect((await request(port, '/api/health/ready')).json()).toEqual({ status: 'ok' });
+  });
+
+  it('keeps the data on its named volume across down/up and recreated containers', async () => {
+    const post = (await request(port, '/api/posts', { method: 'POST', body: { author: 'volume', body: 'persists' } })).json();
+    await compose(project, ['down'], env);
+    await compose(project, ['up', '-d', '--wait'], env);
+    port = await publishedPort();
+    expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
+    await compose(project, ['up', '-d', '--wait', '--force-recreate'], env);
+    port = await publishedPort();
+    expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
+  });
+
+  it('passes nginx -t in the running nginx container', async () => {
+    const out = await compose(project, ['exec', '-T', 'nginx', 'nginx', '-t'], env).catch((err: Error) => err.message);
+    // nginx -t reports on stderr; a failure would have thrown with its output.
+    expect(out).not.toMatch(/failed/);
+  });
+});

@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/compose.js';
+
+const run = promisify(execFile);
+
+async function writeEnvFile(file: string): Promise<void> {
+  await run('bash', ['-c', `source scripts/lib/env-file.sh && ensure_env_file "$1"`, 'bash', file], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, MYSQL_IMAGE: 'db:1', NGINX_IMAGE: 'web:1', NODE_IMAGE: 'node:1' },
+  });
+}
+
+const value = (text: string, name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(text)?.[1];
+
+describe('.env written by scripts/up', () => {
+  it('is private (mode 600) with random passwords, and is never overwritten', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'envfile-'));
+    const first = join(dir, 'first.env');
+    const second = join(dir, 'second.env');
+    await writeEnvFile(first);
+    await writeEnvFile(second);
+
+    expect((await stat(first)).mode & 0o777).toBe(0o600);
+    const a = await readFile(first, 'utf8');
+    const b = await readFile(second, 'utf8');
+    for (const name of ['MYSQL_PASSWORD', 'MYSQL_ROOT_PASSWORD']) {
+      expect(value(a, name)).toMatch(/^[A-Za-z0-9]{32}$/);
+      expect(value(a, name)).not.toBe(value(b, name));
+    }
+    expect(value(a, 'MYSQL_PASSWORD')).not.toBe(value(a, 'MYSQL_ROOT_PASSWORD'));
+    expect(value(a, 'MYSQL_IMAGE')).toBe('db:1');
+
+    await writeEnvFile(first);
+    expect(await readFile(first, 'utf8')).toBe(a);
+  });
+
+  it('.env.example documents every variable docker-compose.yml reads, and .env is git-ignored', async () => {
+    const composeText = await readFile(join(REPO_ROOT, 'docker-compose.yml'), 'utf8');
+    const example = await readFile(join(REPO_ROOT, '.env.example'), 'utf8');
+    const used = new Set([...composeText.matchAll(/\$\{([A-Z_]+)/g)].map((m) => m[1]!));
+    const documented = new Set([...example.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]!));
+    const missing = [...used].filter((name) => !documented.has(name));
+    expect(missing).toEqual([]);
+    expect(await readFile(join(REPO_ROOT, '.gitignore'), 'utf8')).toMatch(/^\.env$/m);
+  });
+});

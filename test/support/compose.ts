@@ -1,0 +1,92 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { IMAGE_TAG, images } from './images.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const COMPOSE_FILE = `${REPO_ROOT}docker-compose.yml`;
+
+const run = promisify(execFile);
+
+interface ComposeHealthcheck {
+  test: string[];
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  start_period?: string;
+}
+
+interface ComposeService {
+  command?: string[];
+  healthcheck?: ComposeHealthcheck;
+}
+
+const composeFile = parse(readFileSync(COMPOSE_FILE, 'utf8')) as { services: Record<string, ComposeService> };
+
+export function composeService(name: string): ComposeService {
+  const service = composeFile.services[name];
+  if (!service) throw new Error(`docker-compose.yml has no service ${name}`);
+  return service;
+}
+
+const durationMs = (value: string | undefined, fallback: number) => {
+  const match = value ? /^(\d+)(ms|s|m)$/.exec(value) : null;
+  if (!match) return fallback;
+  return Number(match[1]) * ({ ms: 1, s: 1_000, m: 60_000 } as const)[match[2] as 'ms' | 's' | 'm'];
+};
+
+/** A service's healthcheck from docker-compose.yml, in testcontainers' terms, polled faster. */
+export function healthcheckOf(name: string) {
+  const check = composeService(name).healthcheck;
+  if (!check) throw new Error(`service ${name} has no healthcheck in docker-compose.yml`);
+  const [kind, ...rest] = check.test;
+  // Compose escapes $ as $$ in the file; the engine wants a single $.
+  const test: ['CMD-SHELL', string] | ['CMD', ...string[]] =
+    kind === 'CMD-SHELL' ? ['CMD-SHELL', rest.join(' ').replaceAll('$$', '$')] : ['CMD', ...rest];
+  if (kind !== 'CMD-SHELL' && kind !== 'CMD') throw new Error(`service ${name}: unsupported healthcheck ${kind}`);
+  return {
+    test,
+    interval: 1_000,
+    timeout: durationMs(check.timeout, 5_000),
+    retries: 120,
+    startPeriod: durationMs(check.start_period, 0),
+  };
+}
+
+export const secret = () => randomBytes(18).toString('base64url');
+
+/** Environment for one isolated run of the compose file: own passwords, own port. */
+export function composeEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    MYSQL_IMAGE: images.mysql,
+    NGINX_IMAGE: images.nginxBase,
+    NODE_IMAGE: images.nodeBase,
+    IMAGE_TAG,
+    MYSQL_DATABASE: 'webstack',
+    MYSQL_USER: 'webstack',
+    MYSQL_PASSWORD: secret(),
+    MYSQL_ROOT_PASSWORD: secret(),
+    HTTP_BIND: '127.0.0.1',
+    HTTP_PORT: '0',
+    ...overrides,
+  };
+}
+
+/** Runs `docker compose` on the repo's compose file; throws with its output on failure. */
+export async function compose(project: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    const { stdout } = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', project, ...args], {
+      env,
+      cwd: REPO_ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (err) {
+    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
+    throw new Error(`docker compose ${args.join(' ')} failed:\n${stdout}\n${stderr}`, { cause: err });
+  }
+}
