@@ -1,11 +1,11 @@
 import { compose, composeEnv } from './compose.js';
-import { images } from './images.js';
+import { IMAGE_TAG, images } from './images.js';
 
 // Builds the stack's own images once, through docker-compose.yml (the one definition of
 // how they are built), before any test file starts containers from them.
 export default async function setup(): Promise<void> {
   const started = Date.now();
   process.stdout.write(`building ${images.app} and ${images.nginx} from docker-compose.yml\n`);
-  await compose('webstack-test-build', ['build', 'app', 'nginx'], composeEnv());
+  await compose(`webstack-test-build-${IMAGE_TAG}`, ['build', 'app', 'nginx'], composeEnv());
   process.stdout.write(`images built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
