@@ -6,6 +6,8 @@ import fastifyStatic from '@fastify/static';
 import type { Config } from './config.js';
 import { dbPlugin } from './db/pool.js';
 import { registerErrorHandlers } from './errors.js';
+import { registerBodyParsers } from './http/body-parsers.js';
+import { answerMethodNotAllowed, trackRouteMethods } from './http/method-not-allowed.js';
 import { healthRoutes } from './health/routes.js';
 import { postsRoutes } from './posts/routes.js';
 
@@ -14,6 +16,8 @@ import { postsRoutes } from './posts/routes.js';
 const ajvOptions = { allErrors: true, removeAdditional: false, useDefaults: true, strict: true } as const;
 const bodyAjv = new Ajv({ ...ajvOptions, coerceTypes: false });
 const paramsAjv = new Ajv({ ...ajvOptions, coerceTypes: true });
+// Text that utf8mb4 stores exactly: no lone UTF-16 surrogates (JSON can escape them).
+bodyAjv.addFormat('unicode-text', { type: 'string', validate: (text: string) => text.isWellFormed() });
 type ValidatorFactory = NonNullable<
   NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
 >['buildValidator'];
@@ -45,12 +49,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // setValidatorCompiler's do; the ajv-compiler typings declare a bare schema.)
     schemaController: { compilersFactory: { buildValidator: (() => compileValidator) as unknown as ValidatorFactory } },
   });
-  // Only JSON bodies are accepted; anything else is 415, not text parsed as a body.
-  app.removeContentTypeParser('text/plain');
+  registerBodyParsers(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   registerErrorHandlers(app);
+  const routeMethods = trackRouteMethods(app);
 
   await app.register(dbPlugin, {
     host: config.DB_HOST,
@@ -68,5 +72,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.STATIC_DIR) {
     await app.register(fastifyStatic, { root: config.STATIC_DIR, wildcard: false });
   }
+  answerMethodNotAllowed(app, routeMethods);
   return app;
 }

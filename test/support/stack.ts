@@ -1,6 +1,6 @@
 import Docker from 'dockerode';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
-import { composeService, healthcheckOf, secret } from './compose.js';
+import { composeDefault, composeService, healthcheckOf, secret } from './compose.js';
 import { DB_CONFIG_FILE, databaseEnvironment } from './database.js';
 import { request, waitUntil } from './http.js';
 import { images } from './images.js';
@@ -14,7 +14,28 @@ export interface Stack {
   db: StartedTestContainer;
   app: StartedTestContainer;
   nginx: StartedTestContainer;
+  /** Runs SQL in the database container as root; returns the rows as tab-separated lines. */
+  sql(statement: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+const RATE_LIMITS = ['RATE_LIMIT_WRITES', 'RATE_LIMIT_WRITES_BURST', 'RATE_LIMIT_READS', 'RATE_LIMIT_READS_BURST'] as const;
+export type RateLimits = Record<(typeof RATE_LIMITS)[number], string>;
+
+/** The limits docker-compose.yml gives nginx when .env sets none. */
+export const defaultRateLimits = (): RateLimits =>
+  Object.fromEntries(RATE_LIMITS.map((name) => [name, composeDefault('nginx', name)])) as RateLimits;
+
+/** Limits no test traffic reaches, for tests about something else than rate limiting. */
+export const unlimited: RateLimits = {
+  RATE_LIMIT_WRITES: '100000r/s',
+  RATE_LIMIT_WRITES_BURST: '100000',
+  RATE_LIMIT_READS: '100000r/s',
+  RATE_LIMIT_READS_BURST: '100000',
+};
+
+export interface StackOptions {
+  rateLimits?: RateLimits;
 }
 
 /**
@@ -22,8 +43,9 @@ export interface Stack {
  * container owns the network namespace and publishes port 80 only; db, app and nginx
  * join it and talk over loopback.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const password = secret();
+  const rootPassword = secret();
   const server = await new GenericContainer(images.nginxBase)
     .withCommand(composeService('server').command ?? ['sleep', 'infinity'])
     .withExposedPorts(80)
@@ -33,7 +55,7 @@ export async function startStack(): Promise<Stack> {
 
   const db = await new GenericContainer(images.mysql)
     .withNetworkMode(joined)
-    .withEnvironment(databaseEnvironment(password, secret()))
+    .withEnvironment(databaseEnvironment(password, rootPassword))
     .withCopyFilesToContainer([DB_CONFIG_FILE])
     .withHealthCheck(healthcheckOf('db'))
     .withWaitStrategy(Wait.forHealthCheck())
@@ -49,6 +71,7 @@ export async function startStack(): Promise<Stack> {
 
   const nginx = await new GenericContainer(images.nginx)
     .withNetworkMode(joined)
+    .withEnvironment(options.rateLimits ?? unlimited)
     .withHealthCheck(healthcheckOf('nginx'))
     .withWaitStrategy(Wait.forHealthCheck())
     .start();
@@ -60,6 +83,13 @@ export async function startStack(): Promise<Stack> {
     db,
     app,
     nginx,
+    async sql(statement) {
+      const result = await db.exec(['mysql', '-uroot', '-N', '-B', '-e', statement, 'webstack'], {
+        env: { MYSQL_PWD: rootPassword },
+      });
+      if (result.exitCode !== 0) throw new Error(`SQL failed (${result.exitCode}): ${result.output}`);
+      return result.stdout.trim();
+    },
     async stop() {
       for (const container of [nginx, app, db, server]) await container.stop().catch(() => undefined);
     },

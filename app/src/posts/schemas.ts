@@ -17,8 +17,8 @@ export const newPost = {
   required: ['author', 'body'],
   additionalProperties: false,
   properties: {
-    author: { type: 'string', minLength: 1, maxLength: 64 },
-    body: { type: 'string', minLength: 1, maxLength: 2000 },
+    author: { type: 'string', minLength: 1, maxLength: 64, format: 'unicode-text' },
+    body: { type: 'string', minLength: 1, maxLength: 2000, format: 'unicode-text' },
   },
 } as const;
 

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from '../support/http.js';
+import { rawRequest, type RawResponse } from '../support/raw-http.js';
+import { recordResult } from '../support/results.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { corpus, type Expectation, type HostileCase } from './corpus.js';
+
+let stack: Stack;
+const outcomes: Array<{ category: string; name: string; status: number; ok: boolean }> = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+
+afterAll(async () => {
+  const categories = [...new Set(corpus.map((c) => c.category))].map((category) => {
+    const mine = outcomes.filter((o) => o.category === category);
+    return { category, cases: mine.length, passed: mine.filter((o) => o.ok).length };
+  });
+  await recordResult('hostileInput', { total: outcomes.length, categories });
+  await stack?.stop();
+});
+
+// Checksum and row count: any change to the posts table shows.
+const postsFingerprint = () => stack.sql('SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS(0x1f, id, author, body))), 0) FROM posts');
+
+// Leaks that must never reach a client: files, config, secrets, stack traces, defaults.
+const LEAKS = /root:x:|MYSQL_|DB_PASSWORD|\[core\]|CREATE TABLE|"dependencies"|services:|at [\w.<>]+ \(|<center>nginx<\/center>/;
+
+function checkBody(response: RawResponse, wanted: Expectation): void {
+  const type = response.headers['content-type'] ?? '';
+  if (wanted.kind === 'json-error' || wanted.kind === 'json') {
+    expectType(type, /^application\/json/);
+    if (wanted.kind === 'json-error') expectJsonError(response);
+  } else {
+    expectType(type, /^text\/html/);
+    if (wanted.kind === 'html-error') {
+      // One of our pages (nginx/errors/), never nginx's default page.
+      if (!/<h1>[^<]+<\/h1>/.test(response.body) || !response.body.includes('foobar.com')) {
+        throw new Error(`not one of the site's error pages:\n${response.body.slice(0, 300)}`);
+      }
+    }
+  }
+  if (wanted.mentions && !response.body.includes(wanted.mentions)) {
+    throw new Error(`body does not mention ${wanted.mentions}: ${response.body.slice(0, 300)}`);
+  }
+}
+
+function expectType(type: string, pattern: RegExp): void {
+  if (!pattern.test(type)) throw new Error(`content-type ${JSON.stringify(type)} does not match ${pattern}`);
+}
+
+function expectJsonError(response: RawResponse): void {
+  const problem = JSON.parse(response.body) as { statusCode?: unknown; error?: unknown; message?: unknown };
+  if (problem.statusCode !== response.status || typeof problem.error !== 'string' || typeof problem.message !== 'string') {
+    throw new Error(`not a clear JSON error for ${response.status}: ${response.body.slice(0, 300)}`);
+  }
+}
+
+async function runCase(testCase: HostileCase): Promise<void> {
+  const before = await postsFingerprint();
+  const response = await rawRequest(stack.port, testCase.request);
+  const statuses = [testCase.expect.status].flat();
+  try {
+    expect(statuses, `status for ${testCase.name}: ${response.body.slice(0, 200)}`).toContain(response.status);
+    checkBody(response, testCase.expect);
+    // Security headers ride on every response, errors included.
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(response.body).not.toMatch(LEAKS);
+    if (response.status === 405) expect(response.headers.allow).toMatch(/^GET, HEAD/);
+    if (testCase.stores) {
+      const created = JSON.parse(response.body) as { id: number };
+      const stored = (await request(stack.port, `/api/posts/${created.id}`)).json();
+      expect(stored).toMatchObject(testCase.stores);
+    } else {
+      expect(await postsFingerprint(), 'the posts table changed').toBe(before);
+    }
+    outcomes.push({ category: testCase.category, name: testCase.name, status: response.status, ok: true });
+  } catch (error) {
+    outcomes.push({ category: testCase.category, name: testCase.name, status: response.status, ok: false });
+    throw error;
+  }
+}
+
+describe(`hostile and broken requests through nginx (${corpus.length} cases)`, () => {
+  it('has at least 60 cases', () => {
+    expect(corpus.length).toBeGreaterThanOrEqual(60);
+  });
+
+  for (const testCase of corpus) {
+    it(`${testCase.category}: ${testCase.name}`, () => runCase(testCase));
+  }
+
+  it('leaves the stack healthy and every table in place', async () => {
+    expect((await request(stack.port, '/api/health/ready')).status).toBe(200);
+    expect(await stack.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'webstack' AND table_name = 'posts'")).toBe('1');
+    const created = await request(stack.port, '/api/posts', { method: 'POST', body: { author: 'after', body: 'the corpus' } });
+    expect(created.status).toBe(201);
+  });
+});
