@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compose, composeEnv } from '../support/compose.js';
+import { request, waitUntil } from '../support/http.js';
+import { runLoad, type LoadRequest } from '../support/load.js';
+import { recordResult } from '../support/results.js';
+import { docker, unlimited } from '../support/stack.js';
+
+// The real docker-compose.yml (restart policies included); rate limits lifted so the
+// load below measures faults, not limit_req.
+const project = `webstack-test-faults-${randomBytes(3).toString('hex')}`;
+const env = composeEnv({ ...unlimited });
+let port: number;
+
+beforeAll(async () => {
+  await compose(project, ['up', '-d', '--wait'], env);
+  port = Number((await compose(project, ['port', 'server', '80'], env)).trim().split(':').pop());
+});
+
+afterAll(async () => {
+  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+});
+
+const containerOf = async (service: string) => docker.getContainer((await compose(project, ['ps', '-q', service], env)).trim());
+
+/** SIGKILL/SIGTERM to the container's main process from the host: a crash, as the kernel would deliver it. */
+async function signalMainProcess(service: string, signal: NodeJS.Signals): Promise<void> {
+  const info = await (await containerOf(service)).inspect();
+  process.kill(info.State.Pid, signal);
+}
+
+const sql = async (statement: string) => {
+  const db = await containerOf('db');
+  const exec = await db.exec({
+    Cmd: ['sh', '-c', `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N -B -e "$0" webstack`, statement],
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  const stream = await exec.start({});
+  const chunks: Buffer[] = [];
+  await new Promise((resolve) => {
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', resolve);
+  });
+  // Docker multiplexes stdout/stderr with 8-byte frame headers.
+  let out = '';
+  const raw = Buffer.concat(chunks);
+  for (let offset = 0; offset + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(offset + 4);
+    out += raw.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    offset += 8 + size;
+  }
+  return out.trim();
+};
+
+const ready = async () => (await request(port, '/api/health/ready')).status === 200;
+
+function isCleanJsonError(status: number, body: string, contentType: string): boolean {
+  if (!contentType.startsWith('application/json')) return false;
+  const problem = JSON.parse(body) as { statusCode?: number; message?: string };
+  return problem.statusCode === status && typeof problem.message === 'string';
+}
+
+describe('durability settings', () => {
+  it('flushes the redo log and binlog on every commit, with the doublewrite buffer on', async () => {
+    expect(await sql('SELECT @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite')).toMatch(/^1\t1\t(1|ON)$/);
+  });
+});
+
+describe('kill -9 of the database during a stream of writes', () => {
+  it('loses no acknowledged write', async () => {
+    const acknowledged = new Map<number, string>();
+    const failures: Record<string, number> = {};
+    const tag = randomBytes(4).toString('hex');
+    const killAt = 3_000;
+    const kill = new Promise((resolve) => setTimeout(resolve, killAt)).then(() => signalMainProcess('db', 'SIGKILL'));
+    const result = await runLoad({
+      port,
+      connections: 4,
+      durationMs: 20_000,
+      next: (n) => ({ method: 'POST', path: '/api/posts', body: { author: `crash-${tag}`, body: `write ${n}` } }),
+      onResponse: (response) => {
+        if (response.status === 201) {
+          const post = JSON.parse(response.body) as { id: number; body: string };
+          acknowledged.set(post.id, post.body);
+        } else {
+          failures[response.status] = (failures[response.status] ?? 0) + 1;
+          expect(isCleanJsonError(response.status, response.body, response.contentType), response.body).toBe(true);
+        }
+      },
+    });
+    await kill;
+    await waitUntil('the database restarted and the app is ready', ready, 90_000);
+
+    const stored = new Map(
+      (await sql(`SELECT id, body FROM posts WHERE author = 'crash-${tag}'`))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split('\t') as [string, string])
+        .map(([id, body]) => [Number(id), body]),
+    );
+    const lost = [...acknowledged].filter(([id, body]) => stored.get(id) !== body);
+    const restarts = (await (await containerOf('db')).inspect()).RestartCount;
+    await recordResult('databaseKill', {
+      writesAttempted: result.requests,
+      acknowledged: acknowledged.size,
+      foundAfterRestart: [...acknowledged.keys()].filter((id) => stored.has(id)).length,
+      lost: lost.length,
+      failedDuringOutage: failures,
+      restarts,
+    });
+    expect(restarts).toBeGreaterThanOrEqual(1);
+    expect(Object.values(failures).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(acknowledged.size).toBeGreaterThan(0);
+    expect(lost).toEqual([]);
+  });
+});
+
+describe('kill -9 of the app under load', () => {
+  it('comes back by its restart policy, answers JSON 502/503 meanwhile, and serves without errors after', async () => {
+    const mix = (n: number): LoadRequest =>
+      n % 4 === 0 ? { method: 'POST', path: '/api/posts', body: { author: 'app-kill', body: `n${n}` } } : { path: '/api/posts?limit=5' };
+    let killedAt = 0;
+    let firstOkAfterKill = 0;
+    const duringOutage: Record<string, number> = {};
+    const kill = new Promise((resolve) => setTimeout(resolve, 2_000)).then(async () => {
+      await signalMainProcess('app', 'SIGKILL');
+      killedAt = Date.now();
+    });
+    const outage = await runLoad({
+      port,
+      connections: 8,
+      durationMs: 60_000,
+      until: kill.then(() => waitUntil('the app answers again', ready, 60_000)),
+      next: mix,
+      onResponse: (response) => {
+        if (killedAt === 0 || response.startedAt < killedAt) return;
+        if (response.status >= 200 && response.status < 300) {
+          firstOkAfterKill ||= Date.now();
+          return;
+        }
+        duringOutage[response.status] = (duringOutage[response.status] ?? 0) + 1;
+        expect([502, 503]).toContain(response.status);
+        expect(isCleanJsonError(response.status, response.body, response.contentType), response.body).toBe(true);
+      },
+    });
+    const recoverySeconds = ((firstOkAfterKill || Date.now()) - killedAt) / 1000;
+    const after = await runLoad({ port, connections: 8, durationMs: 5_000, next: mix });
+    await recordResult('appKill', {
+      recoverySeconds,
+      duringOutage,
+      outageErrors: outage.errors,
+      afterRecovery: { requests: after.requests, non2xx: after.non2xx, errors: after.errors },
+    });
+    expect(Object.keys(duringOutage).length).toBeGreaterThan(0);
+    expect(after.requests).toBeGreaterThan(0);
+    expect(after.non2xx + after.errors).toBe(0);
+  });
+});
+
+describe('SIGTERM while a slow request is in flight', () => {
+  it('finishes that request, refuses new ones cleanly, then the restart policy brings the app back', async () => {
+    // A table lock held for 3 s makes a read wait inside the app: a slow request.
+    const lock = sql('LOCK TABLES posts WRITE; SELECT SLEEP(3); UNLOCK TABLES;');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const slow = request(port, '/api/posts?limit=1', { timeoutMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await signalMainProcess('app', 'SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const during = await request(port, '/api/posts?limit=1');
+    const inFlight = await slow;
+    await lock;
+    await recordResult('gracefulShutdown', { inFlightStatus: inFlight.status, newRequestStatus: during.status });
+    expect(inFlight.status).toBe(200);
+    expect(inFlight.json().posts).toBeInstanceOf(Array);
+    expect([502, 503]).toContain(during.status);
+    expect(during.json()).toMatchObject({ statusCode: during.status });
+    await waitUntil('the app is back', ready, 60_000);
+  });
+});
+
+describe('upstream keep-alive race', () => {
+  it('after connections sit idle past nginx upstream keepalive_timeout (60 s), writes get no 502', async () => {
+    // Open many upstream connections, then leave them idle.
+    await runLoad({ port, connections: 16, durationMs: 2_000, next: () => ({ path: '/api/health/live' }) });
+    await new Promise((resolve) => setTimeout(resolve, 62_000));
+    const burst = await Promise.all(
+      Array.from({ length: 32 }, (_, n) => request(port, '/api/posts', { method: 'POST', body: { author: 'idle', body: `after idle ${n}` } })),
+    );
+    const statuses = burst.map((r) => r.status);
+    await recordResult('keepAliveRace', { idleSeconds: 62, writes: statuses.length, non201: statuses.filter((s) => s !== 201).length });
+    expect(statuses.filter((s) => s !== 201)).toEqual([]);
+  });
+});
+
+describe('64 concurrent connections for 60 s of mixed reads and writes', () => {
+  it('has zero errors', async () => {
+    const result = await runLoad({
+      port,
+      connections: 64,
+      durationMs: 60_000,
+      next: (n) =>
+        n % 5 === 0
+          ? { method: 'POST', path: '/api/posts', body: { author: 'load', body: `load ${n}` } }
+          : n % 5 === 1
+            ? { path: '/assets/app.js' }
+            : { path: `/api/posts?limit=20` },
+    });
+    await recordResult('sustainedLoad', {
+      connections: 64,
+      seconds: Math.round(result.durationMs / 1000),
+      requests: result.requests,
+      requestsPerSecond: Math.round(result.requests / (result.durationMs / 1000)),
+      errors: result.errors,
+      non2xx: result.non2xx,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      maxMs: result.maxMs,
+    });
+    expect(result.requests).toBeGreaterThan(0);
+    expect(result.errors).toBe(0);
+    expect(result.non2xx).toBe(0);
+  });
+});

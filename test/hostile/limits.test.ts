@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from '../support/http.js';
+import { buildRequest, rawRequest } from '../support/raw-http.js';
+import { recordResult } from '../support/results.js';
+import { defaultRateLimits, startStack, type Stack } from '../support/stack.js';
+
+// The limits as docker-compose.yml sets them by default.
+let stack: Stack;
+const limits = defaultRateLimits();
+
+beforeAll(async () => {
+  stack = await startStack({ rateLimits: limits });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('rate limits (nginx limit_req, compose defaults)', () => {
+  it('answers writes beyond the burst with 429 JSON and Retry-After, and changes nothing for them', async () => {
+    const burst = Number(limits.RATE_LIMIT_WRITES_BURST);
+    const statuses: number[] = [];
+    const attempts = burst * 3;
+    const responses = await Promise.all(
+      Array.from({ length: attempts }, (_, i) =>
+        request(stack.port, '/api/posts', { method: 'POST', body: { author: 'burst', body: `post ${i}` } }),
+      ),
+    );
+    for (const response of responses) statuses.push(response.status);
+    const accepted = statuses.filter((s) => s === 201).length;
+    const limited = responses.filter((r) => r.status === 429);
+    expect(accepted + limited.length).toBe(attempts);
+    expect(limited.length).toBeGreaterThan(0);
+    // Burst plus what the rate lets through while the requests arrive: never all of them.
+    expect(accepted).toBeGreaterThanOrEqual(burst);
+    expect(accepted).toBeLessThan(attempts);
+    expect(limited[0]!.headers['retry-after']).toBe('1');
+    expect(limited[0]!.json()).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
+    // Exactly the accepted writes are stored.
+    expect(Number(await stack.sql("SELECT COUNT(*) FROM posts WHERE author = 'burst'"))).toBe(accepted);
+    await recordResult('rateLimits', { ...limits, burstAttempted: attempts, accepted, limited: limited.length });
+  });
+
+  it('keeps reads generous: a page load worth of parallel reads is never limited', async () => {
+    const paths = ['/', '/assets/app.js', '/assets/style.css', '/api/posts', '/api/health/live'];
+    const responses = await Promise.all(paths.flatMap((path) => [path, path, path]).map((path) => request(stack.port, path)));
+    expect(responses.map((r) => r.status).filter((s) => s === 429)).toEqual([]);
+  });
+});
+
+describe('slow clients', () => {
+  it('are cut off by timeouts (trickled headers, a body that never comes) while others are served', async () => {
+    const trickledHeaders = rawRequest(stack.port, 'GET /api/posts HTTP/1.1\r\nHost: www.foobar.com\r\n', {
+      trickle: { bytes: 'X-Slow: ' + 'a'.repeat(60), intervalMs: 2_000 },
+      timeoutMs: 60_000,
+    });
+    const missingBody = rawRequest(
+      stack.port,
+      'POST /api/posts HTTP/1.1\r\nHost: www.foobar.com\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n{"author"',
+      { timeoutMs: 60_000 },
+    );
+    // Meanwhile an ordinary client gets answered at once.
+    const started = Date.now();
+    const normal = await request(stack.port, '/api/health/live');
+    expect(normal.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const [headers, body] = await Promise.all([trickledHeaders, missingBody]);
+    // nginx's client_header_timeout / client_body_timeout are 10 s.
+    for (const cut of [headers, body]) {
+      expect(cut.closedAfterMs).toBeGreaterThanOrEqual(9_000);
+      expect(cut.closedAfterMs).toBeLessThan(30_000);
+    }
+    expect([0, 408]).toContain(headers.status);
+    expect([0, 408]).toContain(body.status);
+    await recordResult('slowClients', { headerCutAfterMs: headers.closedAfterMs, bodyCutAfterMs: body.closedAfterMs });
+  });
+});
