@@ -31,7 +31,9 @@ initialise() {
     fi
     echo "FLUSH PRIVILEGES;"
   } | mariadb --socket="$socket" -uroot
-  kill "$pid"
+  # As the official image does: shut down over the socket. A signal would need CAP_KILL,
+  # which the hardened container does not have (the server runs as another user).
+  MYSQL_PWD=$MYSQL_ROOT_PASSWORD mariadb-admin --socket="$socket" -uroot shutdown
   wait "$pid"
   echo "entrypoint: initialised"
 }

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compose, composeEnv } from '../support/compose.js';
 import { request } from '../support/http.js';
+import { images } from '../support/images.js';
+import { docker } from '../support/stack.js';
 
 // The real docker-compose.yml, brought up as a user would (own project, own volume,
 // published on 127.0.0.1 only, on a free port), with the images the global setup built.
@@ -69,6 +71,38 @@ describe('docker-compose.yml end to end', () => {
     await compose(project, ['up', '-d', '--wait', '--force-recreate'], env);
     port = await publishedPort();
     expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
+  });
+
+  it('runs every container hardened: read-only root, no capabilities beyond need, no-new-privileges', async () => {
+    const expected: Record<string, { user?: string; capAdd: string[] }> = {
+      server: { capAdd: [] },
+      db: { capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'] },
+      app: { user: 'node', capAdd: [] },
+      nginx: { capAdd: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] },
+    };
+    for (const [service, want] of Object.entries(expected)) {
+      const id = (await compose(project, ['ps', '-q', service], env)).trim();
+      const info = await docker.getContainer(id).inspect();
+      // A service that crashed during start and was restarted would pass --wait; not this.
+      expect(info.RestartCount, service).toBe(0);
+      expect(info.HostConfig.ReadonlyRootfs, service).toBe(true);
+      expect(info.HostConfig.CapDrop, service).toEqual(['ALL']);
+      expect([...(info.HostConfig.CapAdd ?? [])].map((c) => c.replace(/^CAP_/, '')).sort(), service).toEqual(want.capAdd);
+      expect(info.HostConfig.SecurityOpt, service).toContain('no-new-privileges:true');
+      if (want.user) expect(info.Config.User, service).toBe(want.user);
+    }
+  });
+
+  it('keeps secrets out of the images: no .env, no password in any layer', async () => {
+    for (const image of [images.app, images.nginx]) {
+      const history = await docker.getImage(image).history();
+      const layers = JSON.stringify(history);
+      expect(layers, image).not.toContain(env.MYSQL_PASSWORD!);
+      expect(layers, image).not.toMatch(/PASSWORD=/);
+    }
+    const app = (await compose(project, ['exec', '-T', 'app', 'ls', '-a', '/srv'], env)).split('\n');
+    expect(app).not.toContain('.env');
+    expect(app).toEqual(expect.arrayContaining(['app', 'db', 'node_modules', 'package.json']));
   });
 
   it('passes nginx -t in the running nginx container', async () => {

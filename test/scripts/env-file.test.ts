@@ -17,6 +17,22 @@ async function writeEnvFile(file: string): Promise<void> {
 
 const value = (text: string, name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(text)?.[1];
 
+describe('secrets in the repository', () => {
+  it('commits no .env and no password but the placeholders of .env.example', async () => {
+    const { stdout } = await run('git', ['ls-files'], { cwd: REPO_ROOT });
+    const files = stdout.split('\n').filter(Boolean);
+    expect(files).not.toContain('.env');
+    const { stdout: hits } = await run('git', ['grep', '-n', '-I', '-E', '(PASSWORD|SECRET|TOKEN)[A-Z_]*=[A-Za-z0-9+/_-]{8,}', '--', '.', ':(exclude)test/scripts/env-file.test.ts'], { cwd: REPO_ROOT }).catch(
+      (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
+    );
+    const values = hits
+      .split('\n')
+      .filter(Boolean)
+      .filter((line) => !/^\.env\.example:\d+:MYSQL_(ROOT_)?PASSWORD=change-me(-too)?$/.test(line));
+    expect(values).toEqual([]);
+  });
+});
+
 describe('.env written by scripts/up', () => {
   it('is private (mode 600) with random passwords, and is never overwritten', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'envfile-'));
