@@ -1,11 +1,24 @@
 // The operations commands: scripts/deploy, rollback, backup, restore and drill.
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { defaultTarget } from './compose.js';
+import { backup, restore } from './backup.js';
+import { REPO_ROOT, defaultTarget } from './compose.js';
 import { deploy, rollback } from './deploy.js';
 
 const usage = `usage:
   scripts/deploy [--image REF]   build the working tree's app and switch to it without downtime
-  scripts/rollback               switch back to the previous release the same way`;
+  scripts/rollback               switch back to the previous release the same way
+  scripts/backup [--dir DIR] [--keep N]
+                                 consistent compressed dump (default db/backups/, keep 7)
+  scripts/restore FILE [--yes]   check FILE is a complete dump, then replace the database with it`;
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new Error('restore overwrites the database: run it in a terminal to confirm, or pass --yes');
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await prompt.question(`${question} [y/N] `);
+  prompt.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   async deploy(args) {
@@ -15,6 +28,16 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   async rollback(args) {
     parseArgs({ args, options: {} });
     await rollback(defaultTarget());
+  },
+  async backup(args) {
+    const { values } = parseArgs({ args, options: { dir: { type: 'string' }, keep: { type: 'string' } } });
+    await backup({ ...defaultTarget(), dir: values.dir ?? `${REPO_ROOT}db/backups`, keep: values.keep === undefined ? undefined : Number(values.keep) });
+  },
+  async restore(args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { yes: { type: 'boolean', short: 'y' } } });
+    const [file] = positionals;
+    if (!file || positionals.length > 1) throw new Error('give exactly one backup file: scripts/restore FILE [--yes]');
+    await restore({ ...defaultTarget(), file, yes: values.yes, confirm });
   },
 };
 
