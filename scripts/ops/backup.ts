@@ -45,7 +45,6 @@ const size = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed
  */
 export async function backup(options: BackupOptions): Promise<BackupResult> {
   const { project, keep = 7, log = console.log } = options;
-  if (!Number.isInteger(keep) || keep < 1) throw new Error(`--keep must be a whole number of at least 1, not ${keep}`);
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
   const file = join(dir, `${project}-${stamp()}.sql.gz`);

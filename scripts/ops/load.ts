@@ -134,6 +134,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return { durationMs: performance.now() - started, ...summarize(samples), samples };
 }
 
+/** From the first failed request to the end of the last one: the outage users saw, or null. */
+export function outageMs(samples: LoadSample[]): number | null {
+  const failed = samples.filter((s) => s.status < 200 || s.status > 299);
+  if (failed.length === 0) return null;
+  const last = failed.at(-1)!;
+  return last.atMs + last.latencyMs - failed[0]!.atMs;
+}
+
 /** "200×1520 502×3 ECONNREFUSED×2" */
 export function formatCounts(result: Pick<LoadResult, 'byStatus' | 'errors'>): string {
   const statuses = Object.entries(result.byStatus)

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_PORT, SLOT_PORT, deploy, rollback } from '../../scripts/ops/deploy.js';
 import { docker, lastLogLines, serviceContainer } from '../../scripts/ops/docker.js';
-import { formatCounts, readWriteMix, runLoad, type LoadResult } from '../../scripts/ops/load.js';
+import { formatCounts, outageMs, readWriteMix, runLoad, type LoadResult } from '../../scripts/ops/load.js';
 import { liveAppPort, reloadGracefully } from '../../scripts/ops/nginx.js';
 import { compose, composeEnv, publishedPort } from '../support/compose.js';
 import { IMAGE_TAG, images } from '../support/images.js';
@@ -23,8 +23,11 @@ let port: number;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const liveImage = async () => (await (await serviceContainer(project, 'app')).inspect()).Image;
-const summary = (what: string, load: LoadResult) =>
-  `${what}: ${load.total} requests over ${(load.durationMs / 1000).toFixed(1)} s with ${CONNECTIONS} connections, ${load.failed} failed (${formatCounts(load)})`;
+function summary(what: string, load: LoadResult): string {
+  const outage = outageMs(load.samples);
+  const failing = outage === null ? '' : `, failing for ${(outage / 1000).toFixed(1)} s`;
+  return `${what}: ${load.total} requests in ${(load.durationMs / 1000).toFixed(1)} s with ${CONNECTIONS} connections, ${load.failed} failed${failing} (${formatCounts(load)})`;
+}
 
 async function buildSecondRelease(): Promise<void> {
   const context = mkdtempSync(join(tmpdir(), 'wsi-release-'));
