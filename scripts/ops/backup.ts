@@ -86,12 +86,14 @@ export async function validateBackup(file: string): Promise<void> {
   // A damaged stream can make zlib report a second error after the first; the pipeline
   // below has already failed with the first, and the second must not crash the process.
   gunzip.on('error', () => undefined);
-  gunzip.on('data', (chunk: Buffer) => {
-    if (head.length < 300) head += chunk.toString('utf8', 0, 300);
-    tail = (tail + chunk.toString('utf8')).slice(-400);
-  });
   try {
-    await pipeline(createReadStream(file), gunzip);
+    // Read to the very end: zlib reports a truncated stream only when its output ends.
+    await pipeline(createReadStream(file), gunzip, async (sql: AsyncIterable<Buffer>) => {
+      for await (const chunk of sql) {
+        if (head.length < 300) head += chunk.toString('utf8', 0, 300);
+        tail = (tail + chunk.toString('utf8')).slice(-400);
+      }
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${file}: no such file`);

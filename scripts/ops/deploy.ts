@@ -33,19 +33,24 @@ function splitRef(ref: string): { repo: string; tag: string } {
   return { repo: ref.slice(0, at), tag: ref.slice(at + 1) };
 }
 
+async function lastWords(container: Docker.Container): Promise<string> {
+  const lines = await lastLogLines(container);
+  return lines ? `; its last log lines:\n${lines}` : ' (it logged nothing)';
+}
+
 /** Resolves when the app in `container` answers its ready endpoint; throws when it never does. */
 async function waitReady(container: Docker.Container, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const state = (await container.inspect()).State;
     if (!state.Running) {
-      throw new Error(`the app on port ${port} exited (code ${state.ExitCode}) before it became ready; its last log lines:\n${await lastLogLines(container)}`);
+      throw new Error(`the app on port ${port} exited (code ${state.ExitCode}) before it became ready${await lastWords(container)}`);
     }
     // The image's own health check, which asks /api/health/ready on $PORT.
     const check = await execIn(container, ['node', 'app/dist/healthcheck.js']).catch(() => undefined);
     if (check?.exitCode === 0) return;
     if (Date.now() > deadline) {
-      throw new Error(`the app on port ${port} did not become ready within ${timeoutMs / 1000} s; its last log lines:\n${await lastLogLines(container)}`);
+      throw new Error(`the app on port ${port} did not become ready within ${timeoutMs / 1000} s${await lastWords(container)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
