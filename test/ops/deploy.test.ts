@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_PORT, SLOT_PORT, deploy, rollback } from '../../scripts/ops/deploy.js';
 import { docker, lastLogLines, serviceContainer } from '../../scripts/ops/docker.js';
 import { formatCounts, outageMs, readWriteMix, runLoad, type LoadResult } from '../../scripts/ops/load.js';
-import { liveAppPort, reloadGracefully } from '../../scripts/ops/nginx.js';
+import { liveAppPort, reloadGracefully, writeUpstream } from '../../scripts/ops/nginx.js';
 import { compose, composeEnv, publishedPort } from '../support/compose.js';
 import { IMAGE_TAG, images } from '../support/images.js';
 import { writeResult } from '../support/results.js';
@@ -96,6 +96,16 @@ describe('zero-downtime deploy, rollback and reload', () => {
     expect((await app.inspect()).State.Running).toBe(true);
     expect(await liveAppPort(await serviceContainer(project, 'nginx'))).toBe(APP_PORT);
     expect(await docker.listContainers({ all: true, filters: { name: [`${project}-app-${SLOT_PORT}`] } })).toEqual([]);
+  });
+
+  it('keeps a switched upstream across an nginx recreate', async () => {
+    await writeUpstream(await serviceContainer(project, 'nginx'), SLOT_PORT);
+    await compose(project, ['up', '-d', '--wait', '--no-deps', '--force-recreate', 'nginx'], env);
+    const recreated = await serviceContainer(project, 'nginx');
+    expect(await liveAppPort(recreated)).toBe(SLOT_PORT);
+    await writeUpstream(recreated, APP_PORT);
+    await reloadGracefully(recreated);
+    await waitUntilReady(port);
   });
 
   it('measures what the naive `docker compose up -d --force-recreate app` loses, with the same load', async () => {

@@ -33,7 +33,7 @@ afterAll(async () => {
 
 describe('the single point of failure, measured', () => {
   it('stops, then crashes, each part under load: every outage is seen, nothing acknowledged is lost', async () => {
-    const rows = await drill({ project, env, connections: 4, selfRecoveryCapMs: 30_000, stoppedWatchMs: 3_000, log: () => undefined });
+    const rows = await drill({ project, env, connections: 4, selfRecoveryCapMs: 20_000, stoppedWatchMs: 3_000, log: () => undefined });
     writeResult('drill.md', formatDrill(rows));
 
     expect(rows.map((row) => `${row.action} ${row.part}`)).toEqual([
