@@ -106,7 +106,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const stop = () => {
     stopping = true;
   };
-  const timers = [setTimeout(stop, Math.min(durationMs ?? maxDurationMs, maxDurationMs))];
+  const timer = setTimeout(stop, Math.min(durationMs ?? maxDurationMs, maxDurationMs));
   until?.then(stop, stop);
   const next = picker(mix);
   const samples: LoadSample[] = [];
@@ -129,7 +129,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: connections }, loop));
-  for (const timer of timers) clearTimeout(timer);
+  clearTimeout(timer);
   samples.sort((a, b) => a.atMs - b.atMs);
   return { durationMs: performance.now() - started, ...summarize(samples), samples };
 }
