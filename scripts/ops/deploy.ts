@@ -83,7 +83,17 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const livePort = await liveAppPort(nginx);
 
   let target: string;
-  if (options.image) {
+  if (livePort === SLOT_PORT) {
+    // A deploy stopped half-way, with the release serving from the slot: finish that one.
+    const slot = await docker
+      .getContainer(slotName(project))
+      .inspect()
+      .catch(() => {
+        throw new Error(`nginx sends traffic to ${SLOT_PORT}, but there is no ${slotName(project)} container: start it or point nginx back at ${APP_PORT}`);
+      });
+    target = slot.Image;
+    log(`a deploy stopped half-way: nginx serves from ${SLOT_PORT}; finishing it with the release running there`);
+  } else if (options.image) {
     target = (await docker.getImage(options.image).inspect()).Id;
   } else {
     const release = `${tag}-r${releaseStamp()}`;
@@ -92,8 +102,8 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     );
     target = (await docker.getImage(`${repo}:${release}`).inspect()).Id;
   }
-  // A deploy that stopped half-way leaves the slot live: then only the way back remains.
-  const previous = livePort === SLOT_PORT ? (await docker.getImage(`${liveRef}-previous`).inspect()).Id : appInfo.Image;
+  // Compose's app container still holds the old release, stopped or not.
+  const previous = appInfo.Image;
 
   if (livePort === APP_PORT) {
     await removeIfPresent(slotName(project));

@@ -98,6 +98,31 @@ describe('zero-downtime deploy, rollback and reload', () => {
     expect(await docker.listContainers({ all: true, filters: { name: [`${project}-app-${SLOT_PORT}`] } })).toEqual([]);
   });
 
+  it('finishes a deploy that stopped half-way, still without a failed request', async () => {
+    const before = await liveImage();
+    const interrupted = new Error('interrupted after the first switch');
+    const operations = (async () => {
+      await sleep(1_000);
+      // Stops the deploy where the slot serves and compose's app is stopped, as a Ctrl-C there would.
+      const stopAtRecording = (line: string) => {
+        log.push(line);
+        if (line.includes('recording releases')) throw interrupted;
+      };
+      await expect(deploy({ project, env, image: secondRelease, log: stopAtRecording })).rejects.toBe(interrupted);
+      expect(await liveAppPort(await serviceContainer(project, 'nginx'))).toBe(SLOT_PORT);
+      const finished = await deploy({ project, env, log: (line) => log.push(line) });
+      await sleep(1_000);
+      return finished;
+    })();
+    const load = await runLoad({ port, connections: 8, until: operations, maxDurationMs: 120_000, mix: readWriteMix });
+    const finished = await operations;
+    expect(load.failed).toBe(0);
+    expect(finished.previous).toBe(before);
+    expect(await liveImage()).toBe((await docker.getImage(secondRelease).inspect()).Id);
+    expect(await liveAppPort(await serviceContainer(project, 'nginx'))).toBe(APP_PORT);
+    expect(await docker.listContainers({ all: true, filters: { name: [`${project}-app-${SLOT_PORT}`] } })).toEqual([]);
+  });
+
   it('keeps a switched upstream across an nginx recreate', async () => {
     await writeUpstream(await serviceContainer(project, 'nginx'), SLOT_PORT);
     await compose(project, ['up', '-d', '--wait', '--no-deps', '--force-recreate', 'nginx'], env);
