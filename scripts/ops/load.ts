@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import { request, type HttpRequest, type HttpResponse } from './http.js';
 
 /** One request of a load mix: what to send, and how often relative to the others. */
@@ -21,6 +22,8 @@ export interface LoadOptions {
   /** Called with every answer, e.g. to collect acknowledged writes. */
   onResponse?(request: LoadRequest, response: HttpResponse): void;
   timeoutMs?: number;
+  /** Reuse each connection (HTTP keep-alive, as browsers do) instead of one per request. */
+  keepAlive?: boolean;
 }
 
 /** One request's outcome; status 0 means no HTTP answer (see error). */
@@ -95,11 +98,13 @@ export const summarize = (samples: LoadSample[]): Omit<LoadResult, 'durationMs' 
 
 /**
  * Bounded constant load through the front door: `connections` loops, each with a new
- * TCP connection per request (as independent users would), until the duration is over
+ * TCP connection per request (as independent users would) or, with `keepAlive`, each
+ * reusing its connection (as one browser would), until the duration is over
  * or `until` settles. Counts every status and every error; never throws for them.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const { port, connections, durationMs, until, maxDurationMs = 300_000, mix = readMix, onResponse, timeoutMs = 10_000 } = options;
+  const { port, connections, durationMs, until, maxDurationMs = 300_000, mix = readMix, onResponse, timeoutMs = 10_000, keepAlive = false } = options;
+  const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: connections }) : undefined;
   if (durationMs === undefined && until === undefined) throw new Error('runLoad needs durationMs or until');
   const started = performance.now();
   let stopping = false;
@@ -117,7 +122,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const options = typeof entry.options === 'function' ? entry.options() : entry.options;
       const sent = performance.now();
       try {
-        const response = await request(port, entry.path, { ...options, timeoutMs });
+        const response = await request(port, entry.path, { ...options, timeoutMs, agent });
         samples.push({ atMs: sent - started, status: response.status, latencyMs: performance.now() - sent, path: entry.path });
         onResponse?.(entry, response);
       } catch (err) {
@@ -130,6 +135,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: connections }, loop));
   clearTimeout(timer);
+  agent?.destroy();
   samples.sort((a, b) => a.atMs - b.atMs);
   return { durationMs: performance.now() - started, ...summarize(samples), samples };
 }
