@@ -81,6 +81,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const liveRef = `${repo}:${tag}`;
   const composeEnv = { ...env, IMAGE_TAG: tag };
   const livePort = await liveAppPort(nginx);
+  if (livePort !== APP_PORT && livePort !== SLOT_PORT) {
+    throw new Error(`nginx sends traffic to port ${livePort}, which scripts/deploy never uses (${APP_PORT} or ${SLOT_PORT}): fix nginx's upstream first`);
+  }
 
   let target: string;
   if (livePort === SLOT_PORT) {
