@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compose, composeEnv } from '../support/compose.js';
+import { compose, composeEnv, publishedPort as portOf } from '../support/compose.js';
 import { request } from '../support/http.js';
 import { images } from '../support/images.js';
 import { docker } from '../support/stack.js';
@@ -25,10 +25,7 @@ async function services(): Promise<PsEntry[]> {
   return trimmed.startsWith('[') ? JSON.parse(trimmed) : trimmed.split('\n').map((line) => JSON.parse(line));
 }
 
-async function publishedPort(): Promise<number> {
-  const out = await compose(project, ['port', 'server', '80'], env);
-  return Number(out.trim().split(':').pop());
-}
+const publishedPort = () => portOf(project, env);
 
 beforeAll(async () => {
   await compose(project, ['up', '-d', '--wait'], env);

@@ -1,15 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { COMPOSE_FILE, compose } from '../../scripts/ops/compose.js';
 import { IMAGE_TAG, images } from './images.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const COMPOSE_FILE = `${REPO_ROOT}docker-compose.yml`;
-
-const run = promisify(execFile);
+export { COMPOSE_FILE, REPO_ROOT, compose } from '../../scripts/ops/compose.js';
 
 interface ComposeHealthcheck {
   test: string[];
@@ -86,17 +81,8 @@ export function composeEnv(overrides: Record<string, string> = {}): NodeJS.Proce
   };
 }
 
-/** Runs `docker compose` on the repo's compose file; throws with its output on failure. */
-export async function compose(project: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  try {
-    const { stdout } = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', project, ...args], {
-      env,
-      cwd: REPO_ROOT,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return stdout;
-  } catch (err) {
-    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
-    throw new Error(`docker compose ${args.join(' ')} failed:\n${stdout}\n${stderr}`, { cause: err });
-  }
+/** The host port compose published for the server's port 80. */
+export async function publishedPort(project: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const out = await compose(project, ['port', 'server', '80'], env);
+  return Number(out.trim().split(':').pop());
 }

@@ -1,11 +1,10 @@
-import Docker from 'dockerode';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { composeDefault, composeService, healthcheckOf, secret } from './compose.js';
 import { DB_CONFIG_FILE, databaseEnvironment } from './database.js';
 import { request, waitUntil } from './http.js';
 import { images } from './images.js';
 
-export const docker = new Docker();
+export { docker } from '../../scripts/ops/docker.js';
 
 export interface Stack {
   /** Host port on 127.0.0.1 where nginx answers: the only way in. */

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drill, formatDrill } from '../../scripts/ops/drill.js';
+import { compose, composeEnv } from '../support/compose.js';
+import { IMAGE_TAG } from '../support/images.js';
+import { writeResult } from '../support/results.js';
+import { waitUntilReady } from '../support/stack.js';
+
+const project = `webstack-test-${IMAGE_TAG}-drill-${randomBytes(3).toString('hex')}`;
+let port: number;
+let env: NodeJS.ProcessEnv;
+
+/** A port free right now: the drill restarts the server container, so it must stay the same. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+
+beforeAll(async () => {
+  port = await freePort();
+  env = composeEnv({ HTTP_PORT: String(port) });
+  await compose(project, ['up', '-d', '--wait'], env);
+});
+
+afterAll(async () => {
+  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+});
+
+describe('the single point of failure, measured', () => {
+  it('stops, then crashes, each part under load: every outage is seen, nothing acknowledged is lost', async () => {
+    const rows = await drill({ project, env, connections: 4, selfRecoveryCapMs: 20_000, stoppedWatchMs: 3_000, log: () => undefined });
+    writeResult('drill.md', formatDrill(rows));
+
+    expect(rows.map((row) => `${row.action} ${row.part}`)).toEqual([
+      'stop nginx', 'kill nginx', 'stop app', 'kill app', 'stop db', 'kill db', 'stop server', 'kill server',
+    ]);
+    for (const row of rows) {
+      const name = `${row.action} ${row.part}`;
+      // Every part is a single point of failure: users see each outage.
+      expect(row.failed, name).toBeGreaterThan(0);
+      expect(row.acknowledgedWrites, name).toBeGreaterThan(0);
+      expect(row.lostWrites, name).toBe(0);
+      // restart: unless-stopped: a stopped part stays down, a crashed one comes back...
+      if (row.action === 'stop') expect(row.selfRecoveryMs, name).toBeNull();
+      else if (row.part !== 'server') expect(row.selfRecoveryMs, name).not.toBeNull();
+      expect(row.selfRecoveryMs !== null || row.repair !== null, name).toBe(true);
+      // ...and the page itself never depends on the app or the database.
+      if (row.part === 'app' || row.part === 'db') expect(row.page, name).toMatch(/^200×\d+$/);
+    }
+    // ...except the namespace's owner: restarted, it has a new namespace the others never join.
+    expect(rows.at(-1)!.selfRecoveryMs).toBeNull();
+    await waitUntilReady(port);
+  });
+});
