@@ -118,7 +118,16 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       Env: (appInfo.Config.Env ?? []).filter((e) => !imageEnv.has(e)).map((e) => (e.startsWith('PORT=') ? `PORT=${SLOT_PORT}` : e)),
       Healthcheck: appInfo.Config.Healthcheck,
       Labels: { 'webstack.project': project, 'webstack.role': 'deploy-slot' },
-      HostConfig: { NetworkMode: appInfo.HostConfig.NetworkMode, RestartPolicy: { Name: 'no' } },
+      // As locked down as compose's app: the slot serves live traffic during the switch.
+      HostConfig: {
+        NetworkMode: appInfo.HostConfig.NetworkMode,
+        RestartPolicy: { Name: 'no' },
+        ReadonlyRootfs: appInfo.HostConfig.ReadonlyRootfs,
+        Tmpfs: appInfo.HostConfig.Tmpfs,
+        CapDrop: appInfo.HostConfig.CapDrop,
+        CapAdd: appInfo.HostConfig.CapAdd,
+        SecurityOpt: appInfo.HostConfig.SecurityOpt,
+      },
     });
     try {
       await step(`starting the new release beside the live app, on 127.0.0.1:${SLOT_PORT}`, () => slot.start());

@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outageMs, readWriteMix, runLoad, type LoadRequest, type LoadResult } from '../../scripts/ops/load.js';
 import { compose, composeEnv } from '../support/compose.js';
 import { request, waitUntil } from '../support/http.js';
-import { runLoad, type LoadRequest } from '../support/load.js';
 import { recordResult } from '../support/results.js';
-import { docker, unlimited } from '../support/stack.js';
+import { docker } from '../support/stack.js';
 
-// The real docker-compose.yml (restart policies included); rate limits lifted so the
-// load below measures faults, not limit_req.
+// The real docker-compose.yml, restart policies included.
 const project = `webstack-test-faults-${randomBytes(3).toString('hex')}`;
-const env = composeEnv({ ...unlimited });
+const env = composeEnv();
 let port: number;
 
 beforeAll(async () => {
@@ -55,11 +54,13 @@ const sql = async (statement: string) => {
 
 const ready = async () => (await request(port, '/api/health/ready')).status === 200;
 
-function isCleanJsonError(status: number, body: string, contentType: string): boolean {
-  if (!contentType.startsWith('application/json')) return false;
+function isCleanJsonError(status: number, body: string, contentType: unknown): boolean {
+  if (!String(contentType).startsWith('application/json')) return false;
   const problem = JSON.parse(body) as { statusCode?: number; message?: string };
   return problem.statusCode === status && typeof problem.message === 'string';
 }
+
+const errorCount = (result: LoadResult) => Object.values(result.errors).reduce((sum, n) => sum + n, 0);
 
 describe('durability settings', () => {
   it('flushes the redo log and binlog on every commit, with the doublewrite buffer on', async () => {
@@ -74,18 +75,22 @@ describe('kill -9 of the database during a stream of writes', () => {
     const tag = randomBytes(4).toString('hex');
     const killAt = 3_000;
     const kill = new Promise((resolve) => setTimeout(resolve, killAt)).then(() => signalMainProcess('db', 'SIGKILL'));
+    let written = 0;
+    const writes: LoadRequest[] = [
+      { weight: 1, path: '/api/posts', options: () => ({ method: 'POST', body: { author: `crash-${tag}`, body: `write ${written++}` } }) },
+    ];
     const result = await runLoad({
       port,
       connections: 4,
       durationMs: 20_000,
-      next: (n) => ({ method: 'POST', path: '/api/posts', body: { author: `crash-${tag}`, body: `write ${n}` } }),
-      onResponse: (response) => {
+      mix: writes,
+      onResponse: (_request, response) => {
         if (response.status === 201) {
-          const post = JSON.parse(response.body) as { id: number; body: string };
+          const post = response.json<{ id: number; body: string }>();
           acknowledged.set(post.id, post.body);
         } else {
           failures[response.status] = (failures[response.status] ?? 0) + 1;
-          expect(isCleanJsonError(response.status, response.body, response.contentType), response.body).toBe(true);
+          expect(isCleanJsonError(response.status, response.body, response.headers['content-type']), response.body).toBe(true);
         }
       },
     });
@@ -102,7 +107,7 @@ describe('kill -9 of the database during a stream of writes', () => {
     const lost = [...acknowledged].filter(([id, body]) => stored.get(id) !== body);
     const restarts = (await (await containerOf('db')).inspect()).RestartCount;
     await recordResult('databaseKill', {
-      writesAttempted: result.requests,
+      writesAttempted: result.total,
       acknowledged: acknowledged.size,
       foundAfterRestart: [...acknowledged.keys()].filter((id) => stored.has(id)).length,
       lost: lost.length,
@@ -118,43 +123,31 @@ describe('kill -9 of the database during a stream of writes', () => {
 
 describe('kill -9 of the app under load', () => {
   it('comes back by its restart policy, answers JSON 502/503 meanwhile, and serves without errors after', async () => {
-    const mix = (n: number): LoadRequest =>
-      n % 4 === 0 ? { method: 'POST', path: '/api/posts', body: { author: 'app-kill', body: `n${n}` } } : { path: '/api/posts?limit=5' };
-    let killedAt = 0;
-    let firstOkAfterKill = 0;
     const duringOutage: Record<string, number> = {};
-    const kill = new Promise((resolve) => setTimeout(resolve, 2_000)).then(async () => {
-      await signalMainProcess('app', 'SIGKILL');
-      killedAt = Date.now();
-    });
+    const kill = new Promise((resolve) => setTimeout(resolve, 2_000)).then(() => signalMainProcess('app', 'SIGKILL'));
     const outage = await runLoad({
       port,
       connections: 8,
       durationMs: 60_000,
       until: kill.then(() => waitUntil('the app answers again', ready, 60_000)),
-      next: mix,
-      onResponse: (response) => {
-        if (killedAt === 0 || response.startedAt < killedAt) return;
-        if (response.status >= 200 && response.status < 300) {
-          firstOkAfterKill ||= Date.now();
-          return;
-        }
+      mix: readWriteMix,
+      onResponse: (_request, response) => {
+        if (response.status >= 200 && response.status < 300) return;
         duringOutage[response.status] = (duringOutage[response.status] ?? 0) + 1;
         expect([502, 503]).toContain(response.status);
-        expect(isCleanJsonError(response.status, response.body, response.contentType), response.body).toBe(true);
+        expect(isCleanJsonError(response.status, response.body, response.headers['content-type']), response.body).toBe(true);
       },
     });
-    const recoverySeconds = ((firstOkAfterKill || Date.now()) - killedAt) / 1000;
-    const after = await runLoad({ port, connections: 8, durationMs: 5_000, next: mix });
+    const after = await runLoad({ port, connections: 8, durationMs: 5_000, mix: readWriteMix });
     await recordResult('appKill', {
-      recoverySeconds,
+      recoverySeconds: (outageMs(outage.samples) ?? 0) / 1000,
       duringOutage,
-      outageErrors: outage.errors,
-      afterRecovery: { requests: after.requests, non2xx: after.non2xx, errors: after.errors },
+      outageErrors: errorCount(outage),
+      afterRecovery: { requests: after.total, non2xx: after.failed - errorCount(after), errors: errorCount(after) },
     });
     expect(Object.keys(duringOutage).length).toBeGreaterThan(0);
-    expect(after.requests).toBeGreaterThan(0);
-    expect(after.non2xx + after.errors).toBe(0);
+    expect(after.total).toBeGreaterThan(0);
+    expect(after.failed).toBe(0);
   });
 });
 
@@ -182,7 +175,7 @@ describe('SIGTERM while a slow request is in flight', () => {
 describe('upstream keep-alive race', () => {
   it('after connections sit idle past nginx upstream keepalive_timeout (60 s), writes get no 502', async () => {
     // Open many upstream connections, then leave them idle.
-    await runLoad({ port, connections: 16, durationMs: 2_000, next: () => ({ path: '/api/health/live' }) });
+    await runLoad({ port, connections: 16, durationMs: 2_000, mix: [{ weight: 1, path: '/api/health/live' }] });
     await new Promise((resolve) => setTimeout(resolve, 62_000));
     const burst = await Promise.all(
       Array.from({ length: 32 }, (_, n) => request(port, '/api/posts', { method: 'POST', body: { author: 'idle', body: `after idle ${n}` } })),
@@ -199,26 +192,26 @@ describe('64 concurrent connections for 60 s of mixed reads and writes', () => {
       port,
       connections: 64,
       durationMs: 60_000,
-      next: (n) =>
-        n % 5 === 0
-          ? { method: 'POST', path: '/api/posts', body: { author: 'load', body: `load ${n}` } }
-          : n % 5 === 1
-            ? { path: '/assets/app.js' }
-            : { path: `/api/posts?limit=20` },
+      // Held connections: each client keeps its connection for the whole minute.
+      keepAlive: true,
+      mix: [
+        { weight: 3, path: '/api/posts?limit=20' },
+        { weight: 1, path: '/assets/app.js' },
+        { weight: 1, path: '/api/posts', options: () => ({ method: 'POST', body: { author: 'load', body: 'sustained load' } }) },
+      ],
     });
     await recordResult('sustainedLoad', {
       connections: 64,
       seconds: Math.round(result.durationMs / 1000),
-      requests: result.requests,
-      requestsPerSecond: Math.round(result.requests / (result.durationMs / 1000)),
-      errors: result.errors,
-      non2xx: result.non2xx,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      maxMs: result.maxMs,
+      requests: result.total,
+      requestsPerSecond: Math.round(result.total / (result.durationMs / 1000)),
+      errors: errorCount(result),
+      non2xx: result.failed - errorCount(result),
+      p50Ms: Math.round(result.latencyMs.p50),
+      p99Ms: Math.round(result.latencyMs.p99),
+      maxMs: Math.round(result.latencyMs.max),
     });
-    expect(result.requests).toBeGreaterThan(0);
-    expect(result.errors).toBe(0);
-    expect(result.non2xx).toBe(0);
+    expect(result.total).toBeGreaterThan(0);
+    expect(result.failed).toBe(0);
   });
 });

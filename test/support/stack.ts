@@ -1,5 +1,5 @@
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
-import { composeDefault, composeService, healthcheckOf, secret } from './compose.js';
+import { composeDefault, composeService, healthcheckOf, secret, unlimited } from './compose.js';
 import { DB_CONFIG_FILE, databaseEnvironment } from './database.js';
 import { request, waitUntil } from './http.js';
 import { images } from './images.js';
@@ -24,14 +24,6 @@ export type RateLimits = Record<(typeof RATE_LIMITS)[number], string>;
 /** The limits docker-compose.yml gives nginx when .env sets none. */
 export const defaultRateLimits = (): RateLimits =>
   Object.fromEntries(RATE_LIMITS.map((name) => [name, composeDefault('nginx', name)])) as RateLimits;
-
-/** Limits no test traffic reaches, for tests about something else than rate limiting. */
-export const unlimited: RateLimits = {
-  RATE_LIMIT_WRITES: '100000r/s',
-  RATE_LIMIT_WRITES_BURST: '100000',
-  RATE_LIMIT_READS: '100000r/s',
-  RATE_LIMIT_READS_BURST: '100000',
-};
 
 export interface StackOptions {
   rateLimits?: RateLimits;
