@@ -22,8 +22,9 @@ const { values } = parseArgs({
     project: { type: 'string', default: 'webstack-bench' },
     keep: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
     sweep: { type: 'string', default: '1,2,4,8,16,32,64,128,256' },
     posts: { type: 'string', default: '100000' },
@@ -40,7 +41,8 @@ if (values.help) {
                         not running, and taken down after (default webstack-bench)
   --keep                leave a stack this run brought up running
   --no-build            do not build the images when bringing the stack up
-  --seconds N           measured seconds per step (10); --warmup N seconds before each (3)
+  --seconds N           measured seconds per step (5); --warmup N seconds before each (2)
+  --rounds N            times the per-route table is measured, interleaved; median shown (3)
   --connections N       connections for the per-route table (32)
   --sweep LIST          connection counts of the sweep (1,2,4,8,16,32,64,128,256)
   --posts N             posts in the table before the run (100000; topped up once)
@@ -75,6 +77,7 @@ const report = await runBench({
   nginxBaseImage: images.nginxBase,
   log,
   seconds: positive('seconds', values.seconds),
+  rounds: Math.max(1, positive('rounds', values.rounds)),
   warmupSeconds: positive('warmup', values.warmup),
   connections: positive('connections', values.connections),
   sweep: values.sweep.split(',').map((c) => positive('sweep', c)),

@@ -22,7 +22,8 @@ const STEP_HEADER = 'req/s | p50 ms | p99 ms | max ms | errors | non-2xx | app R
 export function markdownTables(report: BenchReport): string {
   const o = report.options;
   const lines = [
-    `Per route, ${o.connections} connections, ${o.warmupSeconds} s warm-up then ${o.seconds} s measured:`,
+    `Per route, ${o.connections} connections, ${o.warmupSeconds} s warm-up then ${o.seconds} s measured; ` +
+      `the median of ${o.rounds} interleaved round${o.rounds === 1 ? '' : 's'}:`,
     '',
     `| route | via | ${STEP_HEADER} |`,
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

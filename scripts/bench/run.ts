@@ -6,6 +6,11 @@ import { buildGenerator, runLoad, type Generator, type LoadResult } from './wrk.
 export interface BenchOptions extends StackOptions {
   /** Measured seconds per step, after `warmupSeconds` of the same load. */
   seconds: number;
+  /**
+   * Times the per-route table is measured, interleaved; each step reports its median
+   * round, so a burst of someone else's load on the machine skews one round, not a ratio.
+   */
+  rounds: number;
   warmupSeconds: number;
   /** Connections for the per-route table. */
   connections: number;
@@ -42,7 +47,7 @@ export interface Ratio {
 export interface BenchReport {
   startedAt: string;
   machine: { cpus: number; cpuModel: string; loadAverage: number[] };
-  options: Pick<BenchOptions, 'seconds' | 'warmupSeconds' | 'connections' | 'sweep' | 'posts' | 'generatorCpus'>;
+  options: Pick<BenchOptions, 'seconds' | 'rounds' | 'warmupSeconds' | 'connections' | 'sweep' | 'posts' | 'generatorCpus'>;
   seeded: { before: number; inserted: number };
   steps: Step[];
   sweep: Step[];
@@ -93,6 +98,12 @@ const rps = (steps: Step[], route: string, via: Via) => {
   return step.result.requestsPerSecond;
 };
 
+/** The round with the median throughput (the upper one of an even count). */
+function medianStep(rounds: Step[]): Step {
+  const sorted = [...rounds].sort((a, b) => a.result.requestsPerSecond - b.result.requestsPerSecond);
+  return sorted[Math.floor(sorted.length / 2)] as Step;
+}
+
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const log = opts.log;
   const startedAt = new Date().toISOString();
@@ -111,10 +122,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       containerName: `${opts.project}-load`,
       label: `webstack.bench=${opts.project}`,
     };
-    const apps = [stack.app];
+    const secondApp = await stack.startSecondApp();
 
     const measure = async (route: Route, via: Via, connections: number): Promise<Step> => {
       const { network, base } = target(stack, via);
+      const apps = via === 'nginx, 2 apps' ? [stack.app, secondApp.app] : [stack.app];
       const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
       if (opts.warmupSeconds > 0) await runLoad(generator, { ...load, seconds: opts.warmupSeconds });
       await Promise.all(apps.map(resetPeakRss));
@@ -133,16 +145,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       return step;
     };
 
-    const steps: Step[] = [];
-    for (const route of ROUTES) {
-      for (const via of route.via) {
-        if (via === 'nginx, 2 apps' && apps.length === 1) apps.push((await stack.startSecondApp()).app);
-        steps.push(await measure(route, via, opts.connections));
-      }
+    const pairs = ROUTES.flatMap((route) => route.via.map((via) => ({ route, via })));
+    const rounds: Step[][] = pairs.map(() => []);
+    for (let round = 1; round <= opts.rounds; round++) {
+      log(`per-route table, round ${round} of ${opts.rounds}`);
+      for (const [i, { route, via }] of pairs.entries()) rounds[i]?.push(await measure(route, via, opts.connections));
     }
+    const steps = rounds.map(medianStep);
     // The sweep measures one server: one app process again.
     await stack.stopSecondApp();
-    apps.length = 1;
 
     const readRoute = ROUTES.find((r) => r.name === 'GET /api/posts') as Route;
     const sweep: Step[] = [];
@@ -168,6 +179,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadAverage: os.loadavg() },
       options: {
         seconds: opts.seconds,
+        rounds: opts.rounds,
         warmupSeconds: opts.warmupSeconds,
         connections: opts.connections,
         sweep: opts.sweep,

@@ -18,6 +18,7 @@ beforeAll(async () => {
     nginxBaseImage: images.nginxBase,
     log: () => undefined,
     seconds: 1,
+    rounds: 1,
     warmupSeconds: 0,
     connections: 2,
     sweep: [1, 4],
