@@ -53,9 +53,9 @@ if (values.help) {
   process.exit(0);
 }
 
-const positive = (name: string, value: string) => {
+const wholeNumber = (name: string, value: string, min = 1) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, not "${value}"`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not "${value}"`);
   return n;
 };
 
@@ -76,12 +76,12 @@ const report = await runBench({
   imageTag: process.env.IMAGE_TAG ?? 'latest',
   nginxBaseImage: images.nginxBase,
   log,
-  seconds: positive('seconds', values.seconds),
-  rounds: Math.max(1, positive('rounds', values.rounds)),
-  warmupSeconds: positive('warmup', values.warmup),
-  connections: positive('connections', values.connections),
-  sweep: values.sweep.split(',').map((c) => positive('sweep', c)),
-  posts: positive('posts', values.posts),
+  seconds: wholeNumber('seconds', values.seconds),
+  rounds: wholeNumber('rounds', values.rounds),
+  warmupSeconds: wholeNumber('warmup', values.warmup, 0),
+  connections: wholeNumber('connections', values.connections),
+  sweep: values.sweep.split(',').map((c) => wholeNumber('sweep', c)),
+  posts: wholeNumber('posts', values.posts, 0),
   generatorCpus: generatorCpus === 'none' ? undefined : generatorCpus,
   generatorImage: `webstack/wrk:${process.env.IMAGE_TAG ?? 'latest'}`,
 });

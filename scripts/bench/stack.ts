@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, compose, composeEnv } from '../../test/support/compose.js';
@@ -74,6 +74,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
   const label = `webstack.bench=${opts.project}`;
   const extras: string[] = [];
   let secondAppIds: string[] = [];
+  const tempDirs: string[] = [];
 
   // Extra processes join the namespace like the stack's own services do.
   const startInNamespace = async (name: string, args: string[]) => {
@@ -113,6 +114,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
 
       // The running nginx's own configuration, with both apps in the upstream and its own port.
       const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
+      tempDirs.push(confDir);
       const site = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/site.conf']);
       const upstream = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/upstream.conf']);
       writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${TWO_APPS_NGINX_PORT}`));
@@ -134,6 +136,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
 
     async close() {
       for (const id of extras) await docker(['rm', '-f', id]).catch(() => undefined);
+      for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
       if (startedHere && !opts.keep) {
         opts.log(`taking down compose project ${opts.project}`);
         await compose(opts.project, ['down', '--volumes', '--remove-orphans'], composeEnv({ IMAGE_TAG: opts.imageTag }));
