@@ -38,7 +38,8 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`npm run bench -- [options]
   --project NAME        compose project to measure; brought up from docker-compose.yml when
-                        not running, and taken down after (default webstack-bench)
+                        not running, and taken down after (default webstack-bench). A running
+                        stack gets the seed posts and the POSTed ones: never one with real data
   --keep                leave a stack this run brought up running
   --no-build            do not build the images when bringing the stack up
   --seconds N           measured seconds per step (5); --warmup N seconds before each (2)
