@@ -56,6 +56,26 @@ describe('the stack through nginx (testcontainers, repo images)', () => {
     expect(css.headers['content-type']).toMatch(/^text\/css/);
   });
 
+  it('links fingerprinted assets from the page, cached as immutable and sent precompressed', async () => {
+    const page = await get('/');
+    const linked = [...page.body.matchAll(/"(\/assets\/(style|app)\.[0-9a-f]{10}\.(css|js))"/g)].map((m) => m[1] as string);
+    expect(linked).toHaveLength(2);
+    const plainCss = await get('/assets/style.css');
+    for (const path of linked) {
+      const asset = await request(stack.port, path, { headers: { 'accept-encoding': 'gzip' } });
+      expect(asset.status, path).toBe(200);
+      expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      expect(asset.headers['content-encoding']).toBe('gzip');
+      // gzip_static sends the file made at build time, whose length nginx knows up front.
+      expect(Number(asset.headers['content-length'])).toBeGreaterThan(0);
+      expect(asset.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    }
+    const hashedCss = await get(linked.find((p) => p.endsWith('.css')) as string);
+    expect(hashedCss.body).toBe(plainCss.body);
+    // A name that merely looks fingerprinted is still a 404.
+    expect((await get('/assets/style.0123456789.css')).status).toBe(404);
+  });
+
   it('gives every response an X-Request-Id, and the app logs the same id', async () => {
     const page = await get('/');
     expect(page.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);

@@ -14,7 +14,7 @@ export interface NewPost {
 
 // Constant statement texts, so mysql2 prepares each once per connection and reuses it.
 const COLUMNS = 'id, author, body, created_at';
-const SELECT_PAGE = `SELECT ${COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?`;
+export const SELECT_PAGE = `SELECT ${COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?`;
 const SELECT_ONE = `SELECT ${COLUMNS} FROM posts WHERE id = ?`;
 const INSERT = 'INSERT INTO posts (author, body, created_at) VALUES (?, ?, ?)';
 

@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, compose, composeEnv } from '../../test/support/compose.js';
+import { docker, engine, serviceContainer } from './docker.js';
+
+export const BARE_NGINX_PORT = 8081;
+export const SECOND_APP_PORT = 5001;
+export const TWO_APPS_NGINX_PORT = 8082;
+const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/bench/bare-nginx.conf');
+
+export interface StackOptions {
+  /** Compose project: used as it is when it runs, else brought up from docker-compose.yml. */
+  project: string;
+  /** Build the images when bringing the stack up (false: they must exist). */
+  build: boolean;
+  /** Leave a stack this run brought up running afterwards. */
+  keep: boolean;
+  imageTag: string;
+  nginxBaseImage: string;
+  log: (line: string) => void;
+}
+
+export interface BenchStack {
+  server: string;
+  db: string;
+  app: string;
+  nginx: string;
+  /** Host port on 127.0.0.1 where the server publishes nginx's port 80. */
+  publishedPort: number;
+  /** `--network` value that joins the server's namespace. */
+  namespace: string;
+  /** A stock nginx in the namespace on BARE_NGINX_PORT, serving app/public. */
+  startBareNginx(): Promise<string>;
+  /** A second app process on SECOND_APP_PORT, and an nginx on TWO_APPS_NGINX_PORT balancing both. */
+  startSecondApp(): Promise<{ app: string; nginx: string }>;
+  stopSecondApp(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function serviceIds(project: string) {
+  const ids = await Promise.all(['server', 'db', 'app', 'nginx'].map((s) => serviceContainer(project, s)));
+  const [server, db, app, nginx] = ids;
+  return server && db && app && nginx ? { server, db, app, nginx } : undefined;
+}
+
+async function publishedPort(server: string): Promise<number> {
+  const info = await engine.getContainer(server).inspect();
+  const binding = info.NetworkSettings.Ports['80/tcp']?.[0];
+  if (!binding) throw new Error('the server container publishes no port 80');
+  return Number(binding.HostPort);
+}
+
+/** Waits (bounded) until something in the container accepts TCP on 127.0.0.1:port. */
+async function waitForPort(id: string, port: number): Promise<void> {
+  const probe = `for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && exit 0; sleep 0.1; done; exit 1`;
+  await docker(['exec', id, 'bash', '-c', probe]);
+}
+
+export async function openStack(opts: StackOptions): Promise<BenchStack> {
+  let ids = await serviceIds(opts.project);
+  const startedHere = !ids;
+  if (!ids) {
+    opts.log(`bringing up compose project ${opts.project}${opts.build ? ' (building images)' : ''}`);
+    const env = composeEnv({ IMAGE_TAG: opts.imageTag });
+    await compose(opts.project, ['up', '-d', '--wait', ...(opts.build ? ['--build'] : ['--no-build'])], env);
+    ids = await serviceIds(opts.project);
+    if (!ids) throw new Error(`compose project ${opts.project} came up without all four services`);
+  } else {
+    opts.log(`using the running compose project ${opts.project}`);
+  }
+  const { server, db, app, nginx } = ids;
+  const namespace = `container:${server}`;
+  const label = `webstack.bench=${opts.project}`;
+  const extras: string[] = [];
+  let secondAppIds: string[] = [];
+  const tempDirs: string[] = [];
+
+  // Extra processes join the namespace like the stack's own services do.
+  const startInNamespace = async (name: string, args: string[]) => {
+    await docker(['rm', '-f', name]).catch(() => undefined);
+    const id = (await docker(['run', '-d', '--name', name, '--label', label, '--network', namespace, ...args])).trim();
+    extras.push(id);
+    return id;
+  };
+
+  return {
+    server,
+    db,
+    app,
+    nginx,
+    namespace,
+    publishedPort: await publishedPort(server),
+
+    async startBareNginx() {
+      const id = await startInNamespace(`${opts.project}-bare-nginx`, [
+        '--volume', `${path.join(REPO_ROOT, 'app/public')}:/usr/share/nginx/html:ro`,
+        '--volume', `${BARE_NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro`,
+        opts.nginxBaseImage,
+      ]);
+      await waitForPort(id, BARE_NGINX_PORT);
+      return id;
+    },
+
+    async startSecondApp() {
+      const appInfo = await engine.getContainer(app).inspect();
+      const env = appInfo.Config.Env.filter((e) => !e.startsWith('PORT='));
+      const appId = await startInNamespace(`${opts.project}-app2`, [
+        ...env.flatMap((e) => ['--env', e]),
+        '--env', `PORT=${SECOND_APP_PORT}`,
+        appInfo.Config.Image,
+      ]);
+      await docker(['exec', appId, 'sh', '-c', 'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1']);
+
+      // The running nginx's own configuration, with both apps in the upstream and its own port.
+      const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
+      tempDirs.push(confDir);
+      const site = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/site.conf']);
+      const upstream = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/upstream.conf']);
+      writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${TWO_APPS_NGINX_PORT}`));
+      writeFileSync(
+        path.join(confDir, 'upstream.conf'),
+        upstream.replace(/(server 127\.0\.0\.1:5000;)/, `$1\n    server 127.0.0.1:${SECOND_APP_PORT};`),
+      );
+      const nginxImage = (await engine.getContainer(nginx).inspect()).Config.Image;
+      const twoAppsNginx = await startInNamespace(`${opts.project}-nginx-n2`, ['--volume', `${confDir}:/etc/nginx/conf.d:ro`, nginxImage]);
+      await waitForPort(twoAppsNginx, TWO_APPS_NGINX_PORT);
+      secondAppIds = [twoAppsNginx, appId];
+      return { app: appId, nginx: twoAppsNginx };
+    },
+
+    async stopSecondApp() {
+      for (const id of secondAppIds) await docker(['rm', '-f', id]);
+      secondAppIds = [];
+    },
+
+    async close() {
+      for (const id of extras) await docker(['rm', '-f', id]).catch(() => undefined);
+      for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+      if (startedHere && !opts.keep) {
+        opts.log(`taking down compose project ${opts.project}`);
+        await compose(opts.project, ['down', '--volumes', '--remove-orphans'], composeEnv({ IMAGE_TAG: opts.imageTag }));
+      }
+    },
+  };
+}
+
+const DIGITS = '(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 ' +
+  'UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)';
+
+/** SQL in the database container as root (its own MYSQL_ROOT_PASSWORD), on the app's database. */
+async function sqlAsRoot(db: string, sql: string): Promise<string> {
+  return docker(['exec', db, 'sh', '-c', 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N "$MYSQL_DATABASE" -e "$1"', 'sh', sql]);
+}
+
+/**
+ * Tops the posts table up to `target` rows with one INSERT … SELECT over generated
+ * numbers (a million at most), so seeding 100k posts takes seconds and happens once.
+ */
+export async function seedPosts(db: string, target: number): Promise<{ before: number; inserted: number }> {
+  if (target > 1_000_000) throw new Error('seeding is limited to 1,000,000 posts');
+  const before = Number((await sqlAsRoot(db, 'SELECT COUNT(*) FROM posts')).trim());
+  const missing = Math.max(0, target - before);
+  if (missing > 0) {
+    const n = ['a', 'b', 'c', 'e', 'f', 'g'].map((t, i) => `${t}.d * ${10 ** i}`).join(' + ');
+    const from = ['a', 'b', 'c', 'e', 'f', 'g'].map((t) => `${DIGITS} ${t}`).join(' CROSS JOIN ');
+    await sqlAsRoot(
+      db,
+      `INSERT INTO posts (author, body, created_at)
+       SELECT CONCAT('seed-', n), CONCAT('Seeded post number ', n, ': ', REPEAT('lorem ipsum ', 12)),
+              NOW(3) - INTERVAL n SECOND
+       FROM (SELECT ${n} AS n FROM ${from}) numbers WHERE n < ${missing}`,
+    );
+  }
+  return { before, inserted: missing };
+}

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markdownReport, svgChart } from '../../scripts/bench/report.js';
+import { ROUTES, runBench, type BenchReport } from '../../scripts/bench/run.js';
+import { docker } from '../../scripts/bench/docker.js';
+import { IMAGE_TAG, images } from '../support/images.js';
+
+// The real bench code for a few seconds per step: proves it runs and reports, never how fast.
+const project = `webstack-test-bench-${IMAGE_TAG}`;
+const POSTS = 1_000;
+let report: BenchReport;
+
+beforeAll(async () => {
+  report = await runBench({
+    project,
+    build: false,
+    keep: false,
+    imageTag: IMAGE_TAG,
+    nginxBaseImage: images.nginxBase,
+    log: () => undefined,
+    seconds: 1,
+    rounds: 1,
+    warmupSeconds: 0,
+    connections: 2,
+    sweep: [1, 4],
+    posts: POSTS,
+    generatorCpus: undefined,
+    generatorImage: `webstack/wrk:${IMAGE_TAG}`,
+  });
+}, 300_000);
+
+afterAll(async () => {
+  // Nothing the bench started outlives it.
+  expect(await docker(['ps', '-aq', '--filter', `label=webstack.bench=${project}`])).toBe('');
+  expect(await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).toBe('');
+});
+
+const allSteps = () => [...report.steps, ...report.sweep];
+
+describe('npm run bench (smoke: a few seconds, behaviour only)', () => {
+  it('measures every route on each of its paths, then the sweep', () => {
+    const expected = ROUTES.flatMap((r) => r.via.map((via) => `${r.name} via ${via}`));
+    expect(report.steps.map((s) => `${s.route} via ${s.via}`)).toEqual(expected);
+    expect(report.sweep.map((s) => s.connections)).toEqual([1, 4]);
+  });
+
+  it('every request got a 2xx answer, with finite figures', () => {
+    for (const step of allSteps()) {
+      const r = step.result;
+      expect(r.requests, `${step.route} via ${step.via}`).toBeGreaterThan(0);
+      expect(r.errors + r.non2xx, `${step.route} via ${step.via}`).toBe(0);
+      for (const value of [r.requestsPerSecond, r.p50Ms, r.p99Ms, r.maxMs, step.dbCpuPercent]) {
+        expect(Number.isFinite(value)).toBe(true);
+      }
+      expect(r.p50Ms).toBeLessThanOrEqual(r.p99Ms);
+      expect(r.p99Ms).toBeLessThanOrEqual(r.maxMs);
+      // A Node process with Fastify and mysql2 loaded: tens of MiB, not zero.
+      expect(step.appRssMiB).toBeGreaterThan(20);
+    }
+  });
+
+  it('seeds the posts table on a fresh stack and works out ratios and the knee', () => {
+    expect(report.seeded).toEqual({ before: 0, inserted: POSTS });
+    expect(report.ratios.length).toBe(5);
+    for (const ratio of report.ratios) expect(ratio.value, ratio.name).toBeGreaterThan(0);
+    expect([1, 4]).toContain(report.kneeConnections);
+    expect(report.sweepErrorsUpToKnee).toBe(0);
+  });
+
+  it('writes a markdown report with every row and an SVG chart', () => {
+    const md = markdownReport(report, 'latest.svg', 'npm run bench');
+    for (const step of report.steps) expect(md).toContain(`| ${step.route} | ${step.via} |`);
+    for (const ratio of report.ratios) expect(md).toContain(`| ${ratio.name} |`);
+    expect(md).toContain('![throughput per route and the connection sweep](latest.svg)');
+    const svg = svgChart(report);
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg.match(/<rect x="330"/g)).toHaveLength(report.steps.length);
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+    expect(svg).not.toMatch(/NaN|Infinity/);
+  });
+});
