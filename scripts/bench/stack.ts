@@ -114,16 +114,25 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
 
       // The running nginx's own configuration, with both apps in the upstream and its own port.
       const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
-      tempDirs.push(confDir);
+      const upstreamDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-upstream-'));
+      tempDirs.push(confDir, upstreamDir);
       const site = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/site.conf']);
       const upstream = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/upstream.conf']);
+      const liveServer = await docker(['exec', nginx, 'cat', '/etc/nginx/upstream/app-server.conf']);
+      const bothServers = liveServer.replace(/^(server 127\.0\.0\.1:\d+;)$/m, `$1\nserver 127.0.0.1:${SECOND_APP_PORT};`);
+      // A silent no-op here would measure one app and call it two.
+      if (bothServers === liveServer) throw new Error(`no upstream server line to extend in:\n${liveServer}`);
       writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${TWO_APPS_NGINX_PORT}`));
-      writeFileSync(
-        path.join(confDir, 'upstream.conf'),
-        upstream.replace(/(server 127\.0\.0\.1:5000;)/, `$1\n    server 127.0.0.1:${SECOND_APP_PORT};`),
-      );
-      const nginxImage = (await engine.getContainer(nginx).inspect()).Config.Image;
-      const twoAppsNginx = await startInNamespace(`${opts.project}-nginx-n2`, ['--volume', `${confDir}:/etc/nginx/conf.d:ro`, nginxImage]);
+      writeFileSync(path.join(confDir, 'upstream.conf'), upstream);
+      writeFileSync(path.join(upstreamDir, 'app-server.conf'), bothServers);
+      const nginxInfo = await engine.getContainer(nginx).inspect();
+      // Same image and environment (the rate limits its templates render at start).
+      const twoAppsNginx = await startInNamespace(`${opts.project}-nginx-n2`, [
+        ...(nginxInfo.Config.Env ?? []).flatMap((e) => ['--env', e]),
+        '--volume', `${confDir}:/etc/nginx/conf.d:ro`,
+        '--volume', `${upstreamDir}:/etc/nginx/upstream:ro`,
+        nginxInfo.Config.Image,
+      ]);
       await waitForPort(twoAppsNginx, TWO_APPS_NGINX_PORT);
       secondAppIds = [twoAppsNginx, appId];
       return { app: appId, nginx: twoAppsNginx };
