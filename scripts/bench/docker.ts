@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import Docker from 'dockerode';
+import { docker as engine } from '../ops/docker.js';
 
-export const engine = new Docker();
+// One Docker API client for the whole project; `docker()` below is the CLI.
+export { engine };
 const run = promisify(execFile);
 
 /** Runs the docker CLI; throws with its output on failure. */
@@ -16,8 +17,11 @@ export async function docker(args: string[]): Promise<string> {
   }
 }
 
-/** The running container of one compose service, by compose's labels. */
-export async function serviceContainer(project: string, service: string): Promise<string | undefined> {
+/**
+ * The id of one compose service's running container, or undefined when it is not running
+ * (unlike ops' serviceContainer, which also finds stopped ones and throws when none exists).
+ */
+export async function runningServiceId(project: string, service: string): Promise<string | undefined> {
   const [found] = await engine.listContainers({
     filters: { label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`] },
   });

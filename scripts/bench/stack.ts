@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, compose, composeEnv } from '../../test/support/compose.js';
-import { docker, engine, serviceContainer } from './docker.js';
+import { docker, engine, runningServiceId } from './docker.js';
 
 export const BARE_NGINX_PORT = 8081;
 export const SECOND_APP_PORT = 5001;
@@ -39,7 +39,7 @@ export interface BenchStack {
 }
 
 async function serviceIds(project: string) {
-  const ids = await Promise.all(['server', 'db', 'app', 'nginx'].map((s) => serviceContainer(project, s)));
+  const ids = await Promise.all(['server', 'db', 'app', 'nginx'].map((s) => runningServiceId(project, s)));
   const [server, db, app, nginx] = ids;
   return server && db && app && nginx ? { server, db, app, nginx } : undefined;
 }

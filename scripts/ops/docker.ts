@@ -57,6 +57,20 @@ export async function execIn(container: Docker.Container, cmd: string[], options
   };
 }
 
+/**
+ * A signal to the container's main process from the host. SIGKILL is a crash as the
+ * kernel's OOM killer would deliver it. (`docker kill` would not do: Docker counts it as
+ * a manual stop and its restart policy then leaves the container down, like `docker stop`.)
+ */
+export async function signalMainProcess(container: Docker.Container, signal: NodeJS.Signals): Promise<void> {
+  const pid = (await container.inspect()).State.Pid;
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    throw new Error(`cannot signal process ${pid} of ${container.id.slice(0, 12)} (${(err as Error).message}): run as root on the Docker host`, { cause: err });
+  }
+}
+
 /** The running or stopped container of one compose service, by compose's own labels. */
 export async function serviceContainer(project: string, service: string): Promise<Docker.Container> {
   const found = await docker.listContainers({

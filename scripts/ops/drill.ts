@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { StackTarget } from './compose.js';
-import { serviceContainer } from './docker.js';
+import { serviceContainer, signalMainProcess } from './docker.js';
 import { request, type HttpResponse } from './http.js';
 import { formatCounts, outageMs, readWriteMix, runLoad, summarize, type LoadRequest } from './load.js';
 import type { Log } from './steps.js';
@@ -93,20 +93,6 @@ async function lostWrites(port: number, written: Map<number, string>): Promise<n
   return lost;
 }
 
-/**
- * A crash: SIGKILL to the container's main process from the host, as the kernel's OOM
- * killer would send it. (`docker kill` would not do: Docker counts it as a manual stop
- * and its restart policy then leaves the container down, like `docker stop`.)
- */
-async function crash(container: Docker.Container): Promise<void> {
-  const pid = (await container.inspect()).State.Pid;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (err) {
-    throw new Error(`cannot kill process ${pid} of ${container.id.slice(0, 12)} (${(err as Error).message}): run the drill as root on the Docker host`, { cause: err });
-  }
-}
-
 async function drillOne(options: DrillOptions, part: Part, action: Action): Promise<DrillRow> {
   const { project, connections = 4, selfRecoveryCapMs = 60_000, stoppedWatchMs = 10_000 } = options;
   const server = await serviceContainer(project, 'server');
@@ -122,7 +108,7 @@ async function drillOne(options: DrillOptions, part: Part, action: Action): Prom
   const scenario = (async () => {
     await sleep(1_000);
     t0 = performance.now();
-    await (action === 'stop' ? container.stop() : crash(container));
+    await (action === 'stop' ? container.stop() : signalMainProcess(container, 'SIGKILL'));
     const cap = action === 'stop' ? stoppedWatchMs : selfRecoveryCapMs;
     selfRecoveryMs = await waitRecovered(port, container, restartsBefore, t0, cap, action === 'kill');
     if (selfRecoveryMs === null) {

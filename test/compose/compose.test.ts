@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceContainer } from '../../scripts/ops/docker.js';
 import { compose, composeEnv, publishedPort as portOf } from '../support/compose.js';
 import { request } from '../support/http.js';
 import { images } from '../support/images.js';
@@ -78,8 +79,7 @@ describe('docker-compose.yml end to end', () => {
       nginx: { capAdd: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] },
     };
     for (const [service, want] of Object.entries(expected)) {
-      const id = (await compose(project, ['ps', '-q', service], env)).trim();
-      const info = await docker.getContainer(id).inspect();
+      const info = await (await serviceContainer(project, service)).inspect();
       // A service that crashed during start and was restarted would pass --wait; not this.
       expect(info.RestartCount, service).toBe(0);
       expect(info.HostConfig.ReadonlyRootfs, service).toBe(true);

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compose, composeEnv } from '../support/compose.js';
+import { serviceContainer } from '../../scripts/ops/docker.js';
+import { compose, composeEnv, publishedPort } from '../support/compose.js';
 import { recordResult } from '../support/results.js';
-import { docker } from '../support/stack.js';
 
 const run = promisify(execFile);
 
@@ -43,8 +43,8 @@ async function statusFromOutside(address: string, port: number): Promise<string>
 
 beforeAll(async () => {
   await compose(project, ['up', '-d', '--wait'], env);
-  httpPort = Number((await compose(project, ['port', 'server', '80'], env)).trim().split(':').pop());
-  const info = await docker.getContainer((await compose(project, ['ps', '-q', 'server'], env)).trim()).inspect();
+  httpPort = await publishedPort(project, env);
+  const info = await (await serviceContainer(project, 'server')).inspect();
   serverAddress = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? '';
   await ip('netns', 'add', ns);
   await ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);

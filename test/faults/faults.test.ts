@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outageMs, readWriteMix, runLoad, type LoadRequest, type LoadResult } from '../../scripts/ops/load.js';
-import { compose, composeEnv } from '../support/compose.js';
-import { request, waitUntil } from '../support/http.js';
+import { execIn, serviceContainer, signalMainProcess } from '../../scripts/ops/docker.js';
+import { compose, composeEnv, publishedPort } from '../support/compose.js';
+import { isCleanJsonError, request, waitUntil } from '../support/http.js';
 import { recordResult } from '../support/results.js';
-import { docker } from '../support/stack.js';
 
 // The real docker-compose.yml, restart policies included.
 const project = `webstack-test-faults-${randomBytes(3).toString('hex')}`;
@@ -13,52 +13,27 @@ let port: number;
 
 beforeAll(async () => {
   await compose(project, ['up', '-d', '--wait'], env);
-  port = Number((await compose(project, ['port', 'server', '80'], env)).trim().split(':').pop());
+  port = await publishedPort(project, env);
 });
 
 afterAll(async () => {
   await compose(project, ['down', '--volumes', '--remove-orphans'], env);
 });
 
-const containerOf = async (service: string) => docker.getContainer((await compose(project, ['ps', '-q', service], env)).trim());
-
-/** SIGKILL/SIGTERM to the container's main process from the host: a crash, as the kernel would deliver it. */
-async function signalMainProcess(service: string, signal: NodeJS.Signals): Promise<void> {
-  const info = await (await containerOf(service)).inspect();
-  process.kill(info.State.Pid, signal);
-}
+const signal = async (service: string, name: NodeJS.Signals) => signalMainProcess(await serviceContainer(project, service), name);
 
 const sql = async (statement: string) => {
-  const db = await containerOf('db');
-  const exec = await db.exec({
-    Cmd: ['sh', '-c', `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N -B -e "$0" webstack`, statement],
-    AttachStdout: true,
-    AttachStderr: true,
-  });
-  const stream = await exec.start({});
-  const chunks: Buffer[] = [];
-  await new Promise((resolve) => {
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', resolve);
-  });
-  // Docker multiplexes stdout/stderr with 8-byte frame headers.
-  let out = '';
-  const raw = Buffer.concat(chunks);
-  for (let offset = 0; offset + 8 <= raw.length; ) {
-    const size = raw.readUInt32BE(offset + 4);
-    out += raw.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
-  }
-  return out.trim();
+  const result = await execIn(await serviceContainer(project, 'db'), [
+    'sh',
+    '-c',
+    'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N -B -e "$0" webstack',
+    statement,
+  ]);
+  if (result.exitCode !== 0) throw new Error(`SQL failed (${result.exitCode}): ${result.stderr}`);
+  return result.stdout.trim();
 };
 
 const ready = async () => (await request(port, '/api/health/ready')).status === 200;
-
-function isCleanJsonError(status: number, body: string, contentType: unknown): boolean {
-  if (!String(contentType).startsWith('application/json')) return false;
-  const problem = JSON.parse(body) as { statusCode?: number; message?: string };
-  return problem.statusCode === status && typeof problem.message === 'string';
-}
 
 const errorCount = (result: LoadResult) => Object.values(result.errors).reduce((sum, n) => sum + n, 0);
 
@@ -74,7 +49,7 @@ describe('kill -9 of the database during a stream of writes', () => {
     const failures: Record<string, number> = {};
     const tag = randomBytes(4).toString('hex');
     const killAt = 3_000;
-    const kill = new Promise((resolve) => setTimeout(resolve, killAt)).then(() => signalMainProcess('db', 'SIGKILL'));
+    const kill = new Promise((resolve) => setTimeout(resolve, killAt)).then(() => signal('db', 'SIGKILL'));
     let written = 0;
     const writes: LoadRequest[] = [
       { weight: 1, path: '/api/posts', options: () => ({ method: 'POST', body: { author: `crash-${tag}`, body: `write ${written++}` } }) },
@@ -105,7 +80,7 @@ describe('kill -9 of the database during a stream of writes', () => {
         .map(([id, body]) => [Number(id), body]),
     );
     const lost = [...acknowledged].filter(([id, body]) => stored.get(id) !== body);
-    const restarts = (await (await containerOf('db')).inspect()).RestartCount;
+    const restarts = (await (await serviceContainer(project, 'db')).inspect()).RestartCount;
     await recordResult('databaseKill', {
       writesAttempted: result.total,
       acknowledged: acknowledged.size,
@@ -124,7 +99,7 @@ describe('kill -9 of the database during a stream of writes', () => {
 describe('kill -9 of the app under load', () => {
   it('comes back by its restart policy, answers JSON 502/503 meanwhile, and serves without errors after', async () => {
     const duringOutage: Record<string, number> = {};
-    const kill = new Promise((resolve) => setTimeout(resolve, 2_000)).then(() => signalMainProcess('app', 'SIGKILL'));
+    const kill = new Promise((resolve) => setTimeout(resolve, 2_000)).then(() => signal('app', 'SIGKILL'));
     const outage = await runLoad({
       port,
       connections: 8,
@@ -158,7 +133,7 @@ describe('SIGTERM while a slow request is in flight', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const slow = request(port, '/api/posts?limit=1', { timeoutMs: 20_000 });
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await signalMainProcess('app', 'SIGTERM');
+    await signal('app', 'SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const during = await request(port, '/api/posts?limit=1');
     const inFlight = await slow;

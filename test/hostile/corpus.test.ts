@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from '../support/http.js';
+import { isCleanJsonError, request } from '../support/http.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
 import { recordResult } from '../support/results.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -51,8 +51,7 @@ function expectType(type: string, pattern: RegExp): void {
 }
 
 function expectJsonError(response: RawResponse): void {
-  const problem = JSON.parse(response.body) as { statusCode?: unknown; error?: unknown; message?: unknown };
-  if (problem.statusCode !== response.status || typeof problem.error !== 'string' || typeof problem.message !== 'string') {
+  if (!isCleanJsonError(response.status, response.body, response.headers['content-type'])) {
     throw new Error(`not a clear JSON error for ${response.status}: ${response.body.slice(0, 300)}`);
   }
 }
