@@ -1,31 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../app/src/app.js';
-import { loadConfig } from '../../app/src/config.js';
 import { NEWEST, SELECT_PAGE } from '../../app/src/posts/repository.js';
 import { seedPosts } from '../../scripts/bench/stack.js';
-import { startDatabase, type TestDatabase } from '../support/database.js';
+import { startAppWithDatabase, type TestApp } from '../support/app.js';
 
 const SEEDED = 5_000;
 const PAGE = 21; // what GET /api/posts asks for: 20 rows and one to know if more exist
 
-let db: TestDatabase;
+let testApp: TestApp;
 let app: FastifyInstance;
 // One connection, so the session's status counters belong to our statements alone.
 let conn: PoolConnection;
 
 beforeAll(async () => {
-  db = await startDatabase();
-  app = await buildApp(loadConfig({ ...db.env }), { logger: false });
-  await app.ready();
+  testApp = await startAppWithDatabase();
+  app = testApp.app;
   conn = await app.db.getConnection();
 });
 
 afterAll(async () => {
   conn?.release();
-  await app?.close();
-  await db?.container.stop();
+  await testApp?.stop();
 });
 
 /** Rows the storage engine handed to the server for one statement (session counters). */
@@ -38,8 +34,8 @@ async function rowsReadBy(sql: string, params: (string | number)[]): Promise<num
 
 describe('keyset pagination on the primary key (the API read route)', () => {
   it('the bench seeding tops the table up once and is a no-op after', async () => {
-    expect(await seedPosts(db.container.getId(), SEEDED)).toEqual({ before: 0, inserted: SEEDED });
-    expect(await seedPosts(db.container.getId(), SEEDED)).toEqual({ before: SEEDED, inserted: 0 });
+    expect(await seedPosts(testApp.db.container.getId(), SEEDED)).toEqual({ before: 0, inserted: SEEDED });
+    expect(await seedPosts(testApp.db.container.getId(), SEEDED)).toEqual({ before: SEEDED, inserted: 0 });
     const [rows] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n, COUNT(DISTINCT author) AS authors FROM posts');
     expect(rows[0]).toMatchObject({ n: SEEDED, authors: SEEDED });
   });

@@ -1,21 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../app/src/app.js';
-import { loadConfig } from '../../app/src/config.js';
-import { startDatabase, type TestDatabase } from '../support/database.js';
+import { startAppWithDatabase, type TestApp } from '../support/app.js';
 
-let db: TestDatabase;
+let testApp: TestApp;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  db = await startDatabase();
-  app = await buildApp(loadConfig({ ...db.env }), { logger: false });
-  await app.ready();
+  testApp = await startAppWithDatabase();
+  app = testApp.app;
 });
 
 afterAll(async () => {
-  await app?.close();
-  await db?.container.stop();
+  await testApp?.stop();
 });
 
 const post = (payload: unknown, headers: Record<string, string> = {}) =>

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../app/src/app.js';
+import { loadConfig } from '../../app/src/config.js';
+import { startDatabase, type TestDatabase } from './database.js';
+
+export interface TestApp {
+  /** Built in this process, ready for inject(); migrations applied. */
+  app: FastifyInstance;
+  db: TestDatabase;
+  stop(): Promise<void>;
+}
+
+/** The app from buildApp() on a fresh database container of the stack's image. */
+export async function startAppWithDatabase(): Promise<TestApp> {
+  const db = await startDatabase();
+  try {
+    const app = await buildApp(loadConfig({ ...db.env }), { logger: false });
+    await app.ready();
+    return {
+      app,
+      db,
+      async stop() {
+        await app.close();
+        await db.container.stop();
+      },
+    };
+  } catch (error) {
+    await db.container.stop();
+    throw error;
+  }
+}
