@@ -10,11 +10,32 @@ interface Results {
   hostileInput: { total: number; categories: Array<{ category: string; cases: number; passed: number }> };
   rateLimits: Record<string, string | number>;
   slowClients: { headerCutAfterMs: number; bodyCutAfterMs: number };
-  databaseKill: { writesAttempted: number; acknowledged: number; foundAfterRestart: number; lost: number; failedDuringOutage: Record<string, number>; restarts: number };
-  appKill: { recoverySeconds: number; duringOutage: Record<string, number>; afterRecovery: { requests: number; non2xx: number; errors: number } };
+  databaseKill: {
+    writesAttempted: number;
+    acknowledged: number;
+    foundAfterRestart: number;
+    lost: number;
+    failedDuringOutage: Record<string, number>;
+    restarts: number;
+  };
+  appKill: {
+    recoverySeconds: number;
+    duringOutage: Record<string, number>;
+    afterRecovery: { requests: number; non2xx: number; errors: number };
+  };
   gracefulShutdown: { inFlightStatus: number; newRequestStatus: number };
   keepAliveRace: { idleSeconds: number; writes: number; non201: number };
-  sustainedLoad: { connections: number; seconds: number; requests: number; requestsPerSecond: number; errors: number; non2xx: number; p50Ms: number; p99Ms: number; maxMs: number };
+  sustainedLoad: {
+    connections: number;
+    seconds: number;
+    requests: number;
+    requestsPerSecond: number;
+    errors: number;
+    non2xx: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+  };
   exposure: Record<string, boolean>;
 }
 

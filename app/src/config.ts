@@ -24,7 +24,11 @@ const schema = {
     // The design puts the app on loopback only: nginx in the same namespace is its only client.
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5000 },
-    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    },
     DB_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     DB_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 3306 },
     DB_USER: { type: 'string', minLength: 1 },

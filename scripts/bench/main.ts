@@ -68,7 +68,8 @@ const cpus = os.cpus().length;
 const generatorCpus = values['generator-cpus'] ?? (cpus >= 2 ? String(cpus - 1) : 'none');
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 const started = Date.now();
-const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+const log = (line: string) =>
+  process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
 const report = await runBench({
   project: values.project,
@@ -104,7 +105,10 @@ if (values.publish) {
   const section = /(<!-- bench:begin -->\n)[\s\S]*?(<!-- bench:end -->)/;
   if (!section.test(readme)) throw new Error('README.md has no <!-- bench:begin --> … <!-- bench:end --> section');
   const body = `Measured ${report.startedAt} with \`${command}\` (${cpus} cores shared with the load generator):\n\n${markdownTables(report)}\n\n![throughput per route and the connection sweep](scripts/bench/results/latest.svg)\n\n`;
-  writeFileSync(readmePath, readme.replace(section, (_m, begin: string, end: string) => begin + body + end));
+  writeFileSync(
+    readmePath,
+    readme.replace(section, (_m, begin: string, end: string) => begin + body + end),
+  );
   log('README.md Performance section updated');
 }
 

@@ -1,7 +1,7 @@
 import type { BenchReport, Step } from './run.js';
 
 const VIA_MEANING: Record<Step['via'], string> = {
-  'published port': 'from the host to the published port (through Docker\'s userland proxy) to nginx',
+  'published port': "from the host to the published port (through Docker's userland proxy) to nginx",
   nginx: 'to nginx on 127.0.0.1:80 inside the server namespace (what host networking gives)',
   'app direct': 'to the app on 127.0.0.1:5000 inside the namespace, no proxy',
   'bare nginx': 'to a stock-config nginx (same base image) inside the namespace, serving the same files',
@@ -31,7 +31,10 @@ export function markdownTables(report: BenchReport): string {
     '',
     '| ratio (same run) | value | target | met |',
     '| --- | ---: | ---: | --- |',
-    ...report.ratios.map((r) => `| ${r.name} | ${fixed(r.value, 2)} | ${r.target === undefined ? '' : `≥ ${r.target}`} | ${r.target === undefined ? '' : r.value >= r.target ? 'yes' : 'no'} |`),
+    ...report.ratios.map(
+      (r) =>
+        `| ${r.name} | ${fixed(r.value, 2)} | ${r.target === undefined ? '' : `≥ ${r.target}`} | ${r.target === undefined ? '' : r.value >= r.target ? 'yes' : 'no'} |`,
+    ),
     `| app RSS, peak under load | ${fixed(report.maxAppRssMiB)} MiB | ≤ 150 MB | ${report.maxAppRssMiB * 1.048576 <= 150 ? 'yes' : 'no'} |`,
     `| errors + non-2xx in the sweep up to the knee (${report.kneeConnections} connections) | ${report.sweepErrorsUpToKnee} | 0 | ${report.sweepErrorsUpToKnee === 0 ? 'yes' : 'no'} |`,
     '',
@@ -50,7 +53,8 @@ export function markdownTables(report: BenchReport): string {
 export function markdownReport(report: BenchReport, chartFile: string, command: string): string {
   const o = report.options;
   const m = report.machine;
-  const pinned = o.generatorCpus === undefined ? 'not pinned' : `pinned to CPU ${o.generatorCpus} (docker --cpuset-cpus)`;
+  const pinned =
+    o.generatorCpus === undefined ? 'not pinned' : `pinned to CPU ${o.generatorCpus} (docker --cpuset-cpus)`;
   return [
     '# webstack benchmark',
     '',
@@ -79,14 +83,22 @@ export function svgChart(report: BenchReport): string {
   const barsW = width - labelW - 90;
   const maxRps = Math.max(...report.steps.map((s) => s.result.requestsPerSecond), 1);
   const out: string[] = [];
-  const text = (x: number, y: number, s: string, extra = '') => out.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}"${extra}>${esc(s)}</text>`);
+  const text = (x: number, y: number, s: string, extra = '') =>
+    out.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}"${extra}>${esc(s)}</text>`);
 
-  text(10, 24, `Requests per second, ${report.options.connections} connections (wrk shares the ${report.machine.cpus} cores with the stack)`, ' font-weight="bold"');
+  text(
+    10,
+    24,
+    `Requests per second, ${report.options.connections} connections (wrk shares the ${report.machine.cpus} cores with the stack)`,
+    ' font-weight="bold"',
+  );
   report.steps.forEach((s, i) => {
     const y = barsTop + i * (barH + 6);
     const w = (s.result.requestsPerSecond / maxRps) * barsW;
     text(labelW - 8, y + barH - 5, `${s.route} — ${s.via}`, ' text-anchor="end"');
-    out.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${s.via === 'published port' ? '#9ab' : '#37a'}"/>`);
+    out.push(
+      `<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${s.via === 'published port' ? '#9ab' : '#37a'}"/>`,
+    );
     text(labelW + w + 6, y + barH - 5, int(s.result.requestsPerSecond));
   });
 
@@ -105,7 +117,12 @@ export function svgChart(report: BenchReport): string {
   const yRps = (v: number) => top + plotH - (v / maxSweepRps) * plotH;
   const yP99 = (v: number) => top + plotH - (v / maxP99) * plotH;
 
-  text(10, top - 24, `Connection sweep: GET /api/posts through nginx — req/s (blue, left) and p99 ms (orange, right); knee at ${report.kneeConnections}`, ' font-weight="bold"');
+  text(
+    10,
+    top - 24,
+    `Connection sweep: GET /api/posts through nginx — req/s (blue, left) and p99 ms (orange, right); knee at ${report.kneeConnections}`,
+    ' font-weight="bold"',
+  );
   out.push(`<rect x="${plotX}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
   for (const s of sweep) text(x(s.connections), top + plotH + 16, String(s.connections), ' text-anchor="middle"');
   text(plotX + plotW / 2, top + plotH + 34, 'connections (log scale)', ' text-anchor="middle"');
@@ -113,13 +130,23 @@ export function svgChart(report: BenchReport): string {
   text(plotX - 6, top + plotH, '0', ' text-anchor="end"');
   text(plotX + plotW + 6, top + 10, `${fixed(maxP99)} ms`, ' fill="#d62"');
   const line = (pts: [number, number][], colour: string) => {
-    out.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`);
+    out.push(
+      `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`,
+    );
     for (const [a, b] of pts) out.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3" fill="${colour}"/>`);
   };
-  line(sweep.map((s) => [x(s.connections), yRps(s.result.requestsPerSecond)]), '#37a');
-  line(sweep.map((s) => [x(s.connections), yP99(s.result.p99Ms)]), '#d62');
+  line(
+    sweep.map((s) => [x(s.connections), yRps(s.result.requestsPerSecond)]),
+    '#37a',
+  );
+  line(
+    sweep.map((s) => [x(s.connections), yP99(s.result.p99Ms)]),
+    '#d62',
+  );
   const kx = x(report.kneeConnections);
-  out.push(`<line x1="${kx.toFixed(1)}" y1="${top}" x2="${kx.toFixed(1)}" y2="${top + plotH}" stroke="#888" stroke-dasharray="4 4"/>`);
+  out.push(
+    `<line x1="${kx.toFixed(1)}" y1="${top}" x2="${kx.toFixed(1)}" y2="${top + plotH}" stroke="#888" stroke-dasharray="4 4"/>`,
+  );
 
   const height = top + plotH + 50;
   return [

@@ -1,6 +1,13 @@
 import os from 'node:os';
 import { cpuTimeNs, peakRssMiB, resetPeakRss } from './docker.js';
-import { BARE_NGINX_PORT, TWO_APPS_NGINX_PORT, openStack, seedPosts, type BenchStack, type StackOptions } from './stack.js';
+import {
+  BARE_NGINX_PORT,
+  TWO_APPS_NGINX_PORT,
+  openStack,
+  seedPosts,
+  type BenchStack,
+  type StackOptions,
+} from './stack.js';
 import { buildGenerator, runLoad, type Generator, type LoadResult } from './wrk.js';
 
 export interface BenchOptions extends StackOptions {
@@ -47,7 +54,10 @@ export interface Ratio {
 export interface BenchReport {
   startedAt: string;
   machine: { cpus: number; cpuModel: string; loadAverage: number[] };
-  options: Pick<BenchOptions, 'seconds' | 'rounds' | 'warmupSeconds' | 'connections' | 'sweep' | 'posts' | 'generatorCpus'>;
+  options: Pick<
+    BenchOptions,
+    'seconds' | 'rounds' | 'warmupSeconds' | 'connections' | 'sweep' | 'posts' | 'generatorCpus'
+  >;
   seeded: { before: number; inserted: number };
   steps: Step[];
   sweep: Step[];
@@ -134,7 +144,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const started = process.hrtime.bigint();
       const result = await runLoad(generator, { ...load, seconds: opts.seconds });
       const wallNs = Number(process.hrtime.bigint() - started);
-      const dbCpuPercent = ((await cpuTimeNs(stack.db)) - cpuBefore) / wallNs * 100;
+      const dbCpuPercent = (((await cpuTimeNs(stack.db)) - cpuBefore) / wallNs) * 100;
       const appRssMiB = Math.max(...(await Promise.all(apps.map(peakRssMiB))));
       const step = { route: route.name, via, connections, result, appRssMiB, dbCpuPercent };
       log(
@@ -167,11 +177,28 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const maxAppRssMiB = Math.max(...steps.map((s) => s.appRssMiB), ...sweep.map((s) => s.appRssMiB));
 
     const ratios: Ratio[] = [
-      { name: 'API read: through nginx ÷ direct to the app', value: rps(steps, 'GET /api/posts', 'nginx') / rps(steps, 'GET /api/posts', 'app direct'), target: 0.85 },
-      { name: 'static asset: our nginx ÷ bare stock nginx', value: rps(steps, 'static asset', 'nginx') / rps(steps, 'static asset', 'bare nginx'), target: 0.9 },
-      { name: 'API read: published port ÷ inside the namespace', value: rps(steps, 'GET /api/posts', 'published port') / rps(steps, 'GET /api/posts', 'nginx') },
-      { name: 'static asset: published port ÷ inside the namespace', value: rps(steps, 'static asset', 'published port') / rps(steps, 'static asset', 'nginx') },
-      { name: 'API read: 2 app processes ÷ 1', value: rps(steps, 'GET /api/posts', 'nginx, 2 apps') / rps(steps, 'GET /api/posts', 'nginx') },
+      {
+        name: 'API read: through nginx ÷ direct to the app',
+        value: rps(steps, 'GET /api/posts', 'nginx') / rps(steps, 'GET /api/posts', 'app direct'),
+        target: 0.85,
+      },
+      {
+        name: 'static asset: our nginx ÷ bare stock nginx',
+        value: rps(steps, 'static asset', 'nginx') / rps(steps, 'static asset', 'bare nginx'),
+        target: 0.9,
+      },
+      {
+        name: 'API read: published port ÷ inside the namespace',
+        value: rps(steps, 'GET /api/posts', 'published port') / rps(steps, 'GET /api/posts', 'nginx'),
+      },
+      {
+        name: 'static asset: published port ÷ inside the namespace',
+        value: rps(steps, 'static asset', 'published port') / rps(steps, 'static asset', 'nginx'),
+      },
+      {
+        name: 'API read: 2 app processes ÷ 1',
+        value: rps(steps, 'GET /api/posts', 'nginx, 2 apps') / rps(steps, 'GET /api/posts', 'nginx'),
+      },
     ];
 
     return {

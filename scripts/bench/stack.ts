@@ -94,8 +94,10 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
 
     async startBareNginx() {
       const id = await startInNamespace(`${opts.project}-bare-nginx`, [
-        '--volume', `${path.join(REPO_ROOT, 'app/public')}:/usr/share/nginx/html:ro`,
-        '--volume', `${BARE_NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro`,
+        '--volume',
+        `${path.join(REPO_ROOT, 'app/public')}:/usr/share/nginx/html:ro`,
+        '--volume',
+        `${BARE_NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro`,
         opts.nginxBaseImage,
       ]);
       await waitForPort(id, BARE_NGINX_PORT);
@@ -107,10 +109,17 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       const env = appInfo.Config.Env.filter((e) => !e.startsWith('PORT='));
       const appId = await startInNamespace(`${opts.project}-app2`, [
         ...env.flatMap((e) => ['--env', e]),
-        '--env', `PORT=${SECOND_APP_PORT}`,
+        '--env',
+        `PORT=${SECOND_APP_PORT}`,
         appInfo.Config.Image,
       ]);
-      await docker(['exec', appId, 'sh', '-c', 'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1']);
+      await docker([
+        'exec',
+        appId,
+        'sh',
+        '-c',
+        'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1',
+      ]);
 
       // The running nginx's own configuration, with both apps in the upstream and its own port.
       const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
@@ -119,7 +128,10 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       const site = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/site.conf']);
       const upstream = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/upstream.conf']);
       const liveServer = await docker(['exec', nginx, 'cat', '/etc/nginx/upstream/app-server.conf']);
-      const bothServers = liveServer.replace(/^(server 127\.0\.0\.1:\d+;)$/m, `$1\nserver 127.0.0.1:${SECOND_APP_PORT};`);
+      const bothServers = liveServer.replace(
+        /^(server 127\.0\.0\.1:\d+;)$/m,
+        `$1\nserver 127.0.0.1:${SECOND_APP_PORT};`,
+      );
       // A silent no-op here would measure one app and call it two.
       if (bothServers === liveServer) throw new Error(`no upstream server line to extend in:\n${liveServer}`);
       writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${TWO_APPS_NGINX_PORT}`));
@@ -129,8 +141,10 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       // Same image and environment (the rate limits its templates render at start).
       const twoAppsNginx = await startInNamespace(`${opts.project}-nginx-n2`, [
         ...(nginxInfo.Config.Env ?? []).flatMap((e) => ['--env', e]),
-        '--volume', `${confDir}:/etc/nginx/conf.d:ro`,
-        '--volume', `${upstreamDir}:/etc/nginx/upstream:ro`,
+        '--volume',
+        `${confDir}:/etc/nginx/conf.d:ro`,
+        '--volume',
+        `${upstreamDir}:/etc/nginx/upstream:ro`,
         nginxInfo.Config.Image,
       ]);
       await waitForPort(twoAppsNginx, TWO_APPS_NGINX_PORT);
@@ -148,18 +162,31 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
       if (startedHere && !opts.keep) {
         opts.log(`taking down compose project ${opts.project}`);
-        await compose(opts.project, ['down', '--volumes', '--remove-orphans'], composeEnv({ IMAGE_TAG: opts.imageTag }));
+        await compose(
+          opts.project,
+          ['down', '--volumes', '--remove-orphans'],
+          composeEnv({ IMAGE_TAG: opts.imageTag }),
+        );
       }
     },
   };
 }
 
-const DIGITS = '(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 ' +
+const DIGITS =
+  '(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 ' +
   'UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)';
 
 /** SQL in the database container as root (its own MYSQL_ROOT_PASSWORD), on the app's database. */
 async function sqlAsRoot(db: string, sql: string): Promise<string> {
-  return docker(['exec', db, 'sh', '-c', 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N "$MYSQL_DATABASE" -e "$1"', 'sh', sql]);
+  return docker([
+    'exec',
+    db,
+    'sh',
+    '-c',
+    'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N "$MYSQL_DATABASE" -e "$1"',
+    'sh',
+    sql,
+  ]);
 }
 
 /**

@@ -37,7 +37,17 @@ export interface Generator {
 
 /** Builds the wrk image (Debian's wrk package) on top of the stack's nginx base image. */
 export async function buildGenerator(image: string, baseImage: string): Promise<void> {
-  await docker(['build', '--network', 'host', '-q', '--build-arg', `BASE_IMAGE=${baseImage}`, '-t', image, WRK_CONTEXT]);
+  await docker([
+    'build',
+    '--network',
+    'host',
+    '-q',
+    '--build-arg',
+    `BASE_IMAGE=${baseImage}`,
+    '-t',
+    image,
+    WRK_CONTEXT,
+  ]);
 }
 
 interface WrkSummary {
@@ -73,19 +83,35 @@ export function parseWrkOutput(output: string): LoadResult {
 
 /** One bounded wrk run in a throw-away container; one thread, keep-alive connections. */
 export async function runLoad(generator: Generator, load: Load): Promise<LoadResult> {
-  const args = ['run', '--rm', '--name', generator.containerName, '--label', generator.label, '--network', load.network];
+  const args = [
+    'run',
+    '--rm',
+    '--name',
+    generator.containerName,
+    '--label',
+    generator.label,
+    '--network',
+    load.network,
+  ];
   if (generator.cpus !== undefined) args.push('--cpuset-cpus', generator.cpus);
   if (load.body !== undefined) args.push('--env', `WRK_BODY=${load.body}`);
   args.push(
     generator.image,
-    '--threads', '1',
-    '--connections', String(load.connections),
-    '--duration', `${load.seconds}s`,
-    '--timeout', '5s',
-    '--script', '/bench/report.lua',
+    '--threads',
+    '1',
+    '--connections',
+    String(load.connections),
+    '--duration',
+    `${load.seconds}s`,
+    '--timeout',
+    '5s',
+    '--script',
+    '/bench/report.lua',
     // Browsers ask for compressed bodies, so the figures include nginx's gzip work.
-    '--header', 'Host: www.foobar.com',
-    '--header', 'Accept-Encoding: gzip',
+    '--header',
+    'Host: www.foobar.com',
+    '--header',
+    'Accept-Encoding: gzip',
     load.url,
   );
   return parseWrkOutput(await docker(args));

@@ -35,7 +35,8 @@ export interface BackupResult {
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
-const size = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+const size = (bytes: number) =>
+  bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /**
  * A consistent dump while the site serves writes (--single-transaction: one InnoDB
@@ -70,7 +71,9 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   for (const old of deleted) await rm(old);
   const bytes = (await stat(file)).size;
   const ms = performance.now() - started;
-  log(`wrote ${file} (${size(bytes)}) in ${(ms / 1000).toFixed(1)} s; kept the newest ${Math.min(ours.length, keep)}, deleted ${deleted.length}`);
+  log(
+    `wrote ${file} (${size(bytes)}) in ${(ms / 1000).toFixed(1)} s; kept the newest ${Math.min(ours.length, keep)}, deleted ${deleted.length}`,
+  );
   return { file, bytes, ms, deleted };
 }
 
@@ -97,12 +100,17 @@ export async function validateBackup(file: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${file}: no such file`);
-    throw new Error(`${file} is not a usable backup: it is corrupt or truncated (gzip: ${(err as Error).message}); nothing was restored`);
+    throw new Error(
+      `${file} is not a usable backup: it is corrupt or truncated (gzip: ${(err as Error).message}); nothing was restored`,
+    );
   }
-  if (!HEADER.test(head)) throw new Error(`${file} is not a usable backup: it does not start like a mysqldump file; nothing was restored`);
+  if (!HEADER.test(head))
+    throw new Error(`${file} is not a usable backup: it does not start like a mysqldump file; nothing was restored`);
   const lastLine = tail.trimEnd().split('\n').at(-1) ?? '';
   if (!TRAILER.test(lastLine)) {
-    throw new Error(`${file} is not a usable backup: the dump is incomplete (no "-- Dump completed" line at its end); nothing was restored`);
+    throw new Error(
+      `${file} is not a usable backup: the dump is incomplete (no "-- Dump completed" line at its end); nothing was restored`,
+    );
   }
 }
 
@@ -130,7 +138,8 @@ export async function restore(options: RestoreOptions): Promise<{ ms: number }> 
   const sql = createReadStream(file).pipe(createGunzip());
   const load = await execIn(await serviceContainer(project, 'db'), LOAD, { stdin: sql });
   await finished(sql).catch(() => undefined);
-  if (load.exitCode !== 0) throw new Error(`mysql failed while restoring (exit ${load.exitCode}): ${load.stderr.trim()}`);
+  if (load.exitCode !== 0)
+    throw new Error(`mysql failed while restoring (exit ${load.exitCode}): ${load.stderr.trim()}`);
   const ms = performance.now() - started;
   log(`restored in ${(ms / 1000).toFixed(1)} s`);
   return { ms };

@@ -18,12 +18,14 @@ const usage = `usage:
 function wholeNumber(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number of at least 1, not "${text}"`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`--${name} must be a whole number of at least 1, not "${text}"`);
   return value;
 }
 
 async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new Error('restore overwrites the database: run it in a terminal to confirm, or pass --yes');
+  if (!process.stdin.isTTY)
+    throw new Error('restore overwrites the database: run it in a terminal to confirm, or pass --yes');
   const prompt = createInterface({ input: process.stdin, output: process.stdout });
   const answer = await prompt.question(`${question} [y/N] `);
   prompt.close();
@@ -41,16 +43,27 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   },
   async backup(args) {
     const { values } = parseArgs({ args, options: { dir: { type: 'string' }, keep: { type: 'string' } } });
-    await backup({ ...defaultTarget(), dir: values.dir ?? `${REPO_ROOT}db/backups`, keep: wholeNumber('keep', values.keep, 7) });
+    await backup({
+      ...defaultTarget(),
+      dir: values.dir ?? `${REPO_ROOT}db/backups`,
+      keep: wholeNumber('keep', values.keep, 7),
+    });
   },
   async restore(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { yes: { type: 'boolean', short: 'y' } } });
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { yes: { type: 'boolean', short: 'y' } },
+    });
     const [file] = positionals;
     if (!file || positionals.length > 1) throw new Error('give exactly one backup file: scripts/restore FILE [--yes]');
     await restore({ ...defaultTarget(), file, yes: values.yes, confirm });
   },
   async drill(args) {
-    const { values } = parseArgs({ args, options: { connections: { type: 'string' }, cap: { type: 'string' }, watch: { type: 'string' } } });
+    const { values } = parseArgs({
+      args,
+      options: { connections: { type: 'string' }, cap: { type: 'string' }, watch: { type: 'string' } },
+    });
     const rows = await drill({
       ...defaultTarget(),
       connections: wholeNumber('connections', values.connections, 4),

@@ -14,7 +14,10 @@ export interface StackTarget {
 }
 
 /** The stack scripts/up starts: compose's project (COMPOSE_PROJECT_NAME or the file's name), .env. */
-export const defaultTarget = (): StackTarget => ({ project: process.env.COMPOSE_PROJECT_NAME ?? 'webstack', env: process.env });
+export const defaultTarget = (): StackTarget => ({
+  project: process.env.COMPOSE_PROJECT_NAME ?? 'webstack',
+  env: process.env,
+});
 
 /** Runs `docker compose` on the repo's compose file; throws with its output on failure. */
 export async function compose(project: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {

@@ -25,7 +25,11 @@ export interface DeployResult {
 }
 
 const slotName = (project: string) => `${project}-app-${SLOT_PORT}`;
-const releaseStamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const releaseStamp = () =>
+  new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 function splitRef(ref: string): { repo: string; tag: string } {
   const at = ref.lastIndexOf(':');
@@ -44,13 +48,17 @@ async function waitReady(container: Docker.Container, port: number, timeoutMs: n
   for (;;) {
     const state = (await container.inspect()).State;
     if (!state.Running) {
-      throw new Error(`the app on port ${port} exited (code ${state.ExitCode}) before it became ready${await lastWords(container)}`);
+      throw new Error(
+        `the app on port ${port} exited (code ${state.ExitCode}) before it became ready${await lastWords(container)}`,
+      );
     }
     // The image's own health check, which asks /api/health/ready on $PORT.
     const check = await execIn(container, ['node', 'app/dist/healthcheck.js']).catch(() => undefined);
     if (check?.exitCode === 0) return;
     if (Date.now() > deadline) {
-      throw new Error(`the app on port ${port} did not become ready within ${timeoutMs / 1000} s${await lastWords(container)}`);
+      throw new Error(
+        `the app on port ${port} did not become ready within ${timeoutMs / 1000} s${await lastWords(container)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -82,7 +90,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const composeEnv = { ...env, IMAGE_TAG: tag };
   const livePort = await liveAppPort(nginx);
   if (livePort !== APP_PORT && livePort !== SLOT_PORT) {
-    throw new Error(`nginx sends traffic to port ${livePort}, which scripts/deploy never uses (${APP_PORT} or ${SLOT_PORT}): fix nginx's upstream first`);
+    throw new Error(
+      `nginx sends traffic to port ${livePort}, which scripts/deploy never uses (${APP_PORT} or ${SLOT_PORT}): fix nginx's upstream first`,
+    );
   }
 
   let target: string;
@@ -92,7 +102,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       .getContainer(slotName(project))
       .inspect()
       .catch(() => {
-        throw new Error(`nginx sends traffic to ${SLOT_PORT}, but there is no ${slotName(project)} container: start it or point nginx back at ${APP_PORT}`);
+        throw new Error(
+          `nginx sends traffic to ${SLOT_PORT}, but there is no ${slotName(project)} container: start it or point nginx back at ${APP_PORT}`,
+        );
       });
     target = slot.Image;
     log(`a deploy stopped half-way: nginx serves from ${SLOT_PORT}; finishing it with the release running there`);
@@ -115,7 +127,9 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
       name: slotName(project),
       Image: target,
       // Compose's environment for the app, minus what the old image itself set.
-      Env: (appInfo.Config.Env ?? []).filter((e) => !imageEnv.has(e)).map((e) => (e.startsWith('PORT=') ? `PORT=${SLOT_PORT}` : e)),
+      Env: (appInfo.Config.Env ?? [])
+        .filter((e) => !imageEnv.has(e))
+        .map((e) => (e.startsWith('PORT=') ? `PORT=${SLOT_PORT}` : e)),
       Healthcheck: appInfo.Config.Healthcheck,
       Labels: { 'webstack.project': project, 'webstack.role': 'deploy-slot' },
       // As locked down as compose's app: the slot serves live traffic during the switch.
@@ -131,16 +145,23 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     });
     try {
       await step(`starting the new release beside the live app, on 127.0.0.1:${SLOT_PORT}`, () => slot.start());
-      await step(`waiting until it is ready (migrations run now, before any switch)`, () => waitReady(slot, SLOT_PORT, readyTimeoutMs));
+      await step(`waiting until it is ready (migrations run now, before any switch)`, () =>
+        waitReady(slot, SLOT_PORT, readyTimeoutMs),
+      );
     } catch (err) {
       await slot.remove({ force: true }).catch(() => undefined);
-      throw new Error(`deploy refused, nothing was switched and the live app keeps serving: ${(err as Error).message}`, { cause: err });
+      throw new Error(
+        `deploy refused, nothing was switched and the live app keeps serving: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     await step(`switching nginx to ${SLOT_PORT}, graceful reload, waiting for old workers to finish`, async () => {
       await writeUpstream(nginx, SLOT_PORT);
       await reloadGracefully(nginx);
     });
-    await step(`stopping the old app on ${APP_PORT} (SIGTERM: it finishes in-flight requests)`, () => app.stop().catch(() => undefined));
+    await step(`stopping the old app on ${APP_PORT} (SIGTERM: it finishes in-flight requests)`, () =>
+      app.stop().catch(() => undefined),
+    );
   }
 
   await step(`recording releases: ${liveRef} = the new image, ${liveRef}-previous = the old one`, async () => {
@@ -157,10 +178,15 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
     await reloadGracefully(nginx);
   });
   await step(`stopping the release's temporary instance on ${SLOT_PORT}`, async () => {
-    await docker.getContainer(slotName(project)).stop().catch(() => undefined);
+    await docker
+      .getContainer(slotName(project))
+      .stop()
+      .catch(() => undefined);
     await removeIfPresent(slotName(project));
   });
-  log(`live: ${liveRef} (${target.slice(7, 19)}); previous: ${liveRef}-previous (${previous.slice(7, 19)}); in ${(step.elapsedMs() / 1000).toFixed(1)} s`);
+  log(
+    `live: ${liveRef} (${target.slice(7, 19)}); previous: ${liveRef}-previous (${previous.slice(7, 19)}); in ${(step.elapsedMs() / 1000).toFixed(1)} s`,
+  );
   return { live: target, previous, liveRef, timings: step.timings, totalMs: step.elapsedMs() };
 }
 

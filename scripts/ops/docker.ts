@@ -18,7 +18,11 @@ export interface ExecOptions {
 }
 
 /** Runs a command in a running container and waits for it; never throws for a non-zero exit. */
-export async function execIn(container: Docker.Container, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+export async function execIn(
+  container: Docker.Container,
+  cmd: string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
   const exec = await container.exec({
     Cmd: cmd,
     Env: options.env,
@@ -67,7 +71,10 @@ export async function signalMainProcess(container: Docker.Container, signal: Nod
   try {
     process.kill(pid, signal);
   } catch (err) {
-    throw new Error(`cannot signal process ${pid} of ${container.id.slice(0, 12)} (${(err as Error).message}): run as root on the Docker host`, { cause: err });
+    throw new Error(
+      `cannot signal process ${pid} of ${container.id.slice(0, 12)} (${(err as Error).message}): run as root on the Docker host`,
+      { cause: err },
+    );
   }
 }
 
@@ -79,7 +86,8 @@ export async function serviceContainer(project: string, service: string): Promis
   });
   // After a recreate a stopped predecessor can linger for a moment; prefer the running one.
   const chosen = found.find((c) => c.State === 'running') ?? found[0];
-  if (!chosen) throw new Error(`no container for service "${service}" in compose project "${project}": is the stack up?`);
+  if (!chosen)
+    throw new Error(`no container for service "${service}" in compose project "${project}": is the stack up?`);
   return docker.getContainer(chosen.Id);
 }
 

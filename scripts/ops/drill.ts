@@ -59,7 +59,14 @@ async function frontDoorPort(server: Docker.Container): Promise<number> {
  * Polls until the site is ready again and the part runs again (for a kill: restarted by
  * Docker's restart policy, not merely not yet dead). Returns ms since `since`, or null.
  */
-async function waitRecovered(port: number, part: Docker.Container, restartsBefore: number, since: number, capMs: number, restarted: boolean) {
+async function waitRecovered(
+  port: number,
+  part: Docker.Container,
+  restartsBefore: number,
+  since: number,
+  capMs: number,
+  restarted: boolean,
+) {
   const deadline = since + capMs;
   while (performance.now() < deadline) {
     const state = await part.inspect();
@@ -97,7 +104,8 @@ async function drillOne(options: DrillOptions, part: Part, action: Action): Prom
   const { project, connections = 4, selfRecoveryCapMs = 60_000, stoppedWatchMs = 10_000 } = options;
   const server = await serviceContainer(project, 'server');
   const port = await frontDoorPort(server);
-  if (!(await frontDoorReady(port))) throw new Error(`the site on 127.0.0.1:${port} is not ready before the drill of ${part}`);
+  if (!(await frontDoorReady(port)))
+    throw new Error(`the site on 127.0.0.1:${port} is not ready before the drill of ${part}`);
   const container = await serviceContainer(project, part);
   const restartsBefore = (await container.inspect()).RestartCount;
   const written = new Map<number, string>();
@@ -128,7 +136,8 @@ async function drillOne(options: DrillOptions, part: Part, action: Action): Prom
     maxDurationMs: Math.max(selfRecoveryCapMs, stoppedWatchMs) + REPAIR_CAP_MS + 10_000,
     mix: drillMix,
     onResponse: (entry: LoadRequest, answer: HttpResponse) => {
-      if (entry.path === '/api/posts' && answer.status === 201) written.set(answer.json<{ id: number }>().id, answer.body);
+      if (entry.path === '/api/posts' && answer.status === 201)
+        written.set(answer.json<{ id: number }>().id, answer.body);
     },
   });
   await scenario;

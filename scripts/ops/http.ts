@@ -28,15 +28,18 @@ export function request(port: number, path: string, options: HttpRequest = {}): 
   const allHeaders: Record<string, string> = { host, ...(agent ? {} : { connection: 'close' }), ...headers };
   if (payload !== undefined && typeof body === 'object') allHeaders['content-type'] ??= 'application/json';
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers: allHeaders, timeout: timeoutMs, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method, headers: allHeaders, timeout: timeoutMs, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path} in ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);

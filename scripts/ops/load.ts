@@ -103,7 +103,17 @@ export const summarize = (samples: LoadSample[]): Omit<LoadResult, 'durationMs' 
  * or `until` settles. Counts every status and every error; never throws for them.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const { port, connections, durationMs, until, maxDurationMs = 300_000, mix = readMix, onResponse, timeoutMs = 10_000, keepAlive = false } = options;
+  const {
+    port,
+    connections,
+    durationMs,
+    until,
+    maxDurationMs = 300_000,
+    mix = readMix,
+    onResponse,
+    timeoutMs = 10_000,
+    keepAlive = false,
+  } = options;
   const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: connections }) : undefined;
   if (durationMs === undefined && until === undefined) throw new Error('runLoad needs durationMs or until');
   const started = performance.now();
@@ -123,7 +133,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const sent = performance.now();
       try {
         const response = await request(port, entry.path, { ...options, timeoutMs, agent });
-        samples.push({ atMs: sent - started, status: response.status, latencyMs: performance.now() - sent, path: entry.path });
+        samples.push({
+          atMs: sent - started,
+          status: response.status,
+          latencyMs: performance.now() - sent,
+          path: entry.path,
+        });
         onResponse?.(entry, response);
       } catch (err) {
         const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;

@@ -7,7 +7,8 @@ const WORKERS_EXIT_TIMEOUT_MS = 60_000;
 
 async function run(nginx: Docker.Container, script: string): Promise<string> {
   const result = await execIn(nginx, ['sh', '-c', script]);
-  if (result.exitCode !== 0) throw new Error(`in the nginx container, "${script}" failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+  if (result.exitCode !== 0)
+    throw new Error(`in the nginx container, "${script}" failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
   return result.stdout;
 }
 
@@ -34,7 +35,12 @@ export async function writeUpstream(nginx: Docker.Container, port: number): Prom
 async function workerPids(nginx: Docker.Container): Promise<Set<string>> {
   // Workers title themselves "nginx: worker process"; [s] keeps grep from matching itself.
   const out = await run(nginx, `grep -ls 'nginx: worker proces[s]' /proc/[0-9]*/cmdline || true`);
-  return new Set(out.split('\n').map((line) => /\/proc\/(\d+)\//.exec(line)?.[1]).filter((pid): pid is string => !!pid));
+  return new Set(
+    out
+      .split('\n')
+      .map((line) => /\/proc\/(\d+)\//.exec(line)?.[1])
+      .filter((pid): pid is string => !!pid),
+  );
 }
 
 /**
@@ -51,7 +57,10 @@ export async function reloadGracefully(nginx: Docker.Container): Promise<{ oldWo
     const remaining = [...before].filter((pid) => now.has(pid));
     const fresh = [...now].filter((pid) => !before.has(pid));
     if (remaining.length === 0 && fresh.length > 0) return { oldWorkers: before.size };
-    if (Date.now() > deadline) throw new Error(`nginx's old workers (${remaining.join(', ')}) did not exit within ${WORKERS_EXIT_TIMEOUT_MS / 1000} s of the reload`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `nginx's old workers (${remaining.join(', ')}) did not exit within ${WORKERS_EXIT_TIMEOUT_MS / 1000} s of the reload`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

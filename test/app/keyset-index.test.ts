@@ -36,7 +36,9 @@ describe('keyset pagination on the primary key (the API read route)', () => {
   it('the bench seeding tops the table up once and is a no-op after', async () => {
     expect(await seedPosts(testApp.db.container.getId(), SEEDED)).toEqual({ before: 0, inserted: SEEDED });
     expect(await seedPosts(testApp.db.container.getId(), SEEDED)).toEqual({ before: SEEDED, inserted: 0 });
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n, COUNT(DISTINCT author) AS authors FROM posts');
+    const [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT COUNT(*) AS n, COUNT(DISTINCT author) AS authors FROM posts',
+    );
     expect(rows[0]).toMatchObject({ n: SEEDED, authors: SEEDED });
   });
 

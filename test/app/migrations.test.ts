@@ -7,7 +7,18 @@ import { connectionOptions } from '../../app/src/db/pool.js';
 import { MIGRATIONS_DIR, migrate, readMigrations } from '../../app/src/db/migrate.js';
 import { startDatabase, type TestDatabase } from '../support/database.js';
 
-const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {}, trace() {}, child() { return silent; }, level: 'silent' } as never;
+const silent = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  fatal() {},
+  trace() {},
+  child() {
+    return silent;
+  },
+  level: 'silent',
+} as never;
 
 let db: TestDatabase;
 let options: ReturnType<typeof connectionOptions>;

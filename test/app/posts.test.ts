@@ -122,7 +122,12 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     { name: 'missing body', payload: { author: 'x' }, field: 'body.body', rule: 'required' },
     { name: 'empty author', payload: { author: '', body: 'x' }, field: 'body.author', rule: 'minLength' },
     { name: 'empty body', payload: { author: 'x', body: '' }, field: 'body.body', rule: 'minLength' },
-    { name: 'author too long', payload: { author: 'a'.repeat(65), body: 'x' }, field: 'body.author', rule: 'maxLength' },
+    {
+      name: 'author too long',
+      payload: { author: 'a'.repeat(65), body: 'x' },
+      field: 'body.author',
+      rule: 'maxLength',
+    },
     { name: 'body too long', payload: { author: 'x', body: 'b'.repeat(2001) }, field: 'body.body', rule: 'maxLength' },
     { name: 'number for author', payload: { author: 42, body: 'x' }, field: 'body.author', rule: 'type' },
     { name: 'null body', payload: { author: 'x', body: null }, field: 'body.body', rule: 'type' },
@@ -146,7 +151,11 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
 
   it('reports every problem of a request at once', async () => {
     const problem = (await post({ author: 1, body: '', extra: true })).json();
-    expect(problem.details.map((d: { field: string }) => d.field).sort()).toEqual(['body.author', 'body.body', 'body.extra']);
+    expect(problem.details.map((d: { field: string }) => d.field).sort()).toEqual([
+      'body.author',
+      'body.body',
+      'body.extra',
+    ]);
   });
 
   it('malformed, truncated or empty JSON → 400', async () => {

@@ -45,7 +45,9 @@ describe('docker-compose.yml end to end', () => {
       expect(service.State, service.Service).toBe('running');
       expect(service.Health, service.Service).toBe('healthy');
     }
-    const published = ps.flatMap((s) => (s.Publishers ?? []).filter((p) => p.PublishedPort > 0).map((p) => ({ ...p, service: s.Service })));
+    const published = ps.flatMap((s) =>
+      (s.Publishers ?? []).filter((p) => p.PublishedPort > 0).map((p) => ({ ...p, service: s.Service })),
+    );
     expect(published).toEqual([expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 80 })]);
   });
 
@@ -53,7 +55,10 @@ describe('docker-compose.yml end to end', () => {
     const page = await request(port, '/');
     expect(page.status).toBe(200);
     expect(page.body).toContain('foobar.com');
-    const created = await request(port, '/api/posts', { method: 'POST', body: { author: 'compose', body: 'end to end ✓' } });
+    const created = await request(port, '/api/posts', {
+      method: 'POST',
+      body: { author: 'compose', body: 'end to end ✓' },
+    });
     expect(created.status).toBe(201);
     const post = created.json();
     expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
@@ -61,7 +66,9 @@ describe('docker-compose.yml end to end', () => {
   });
 
   it('keeps the data on its named volume across down/up and recreated containers', async () => {
-    const post = (await request(port, '/api/posts', { method: 'POST', body: { author: 'volume', body: 'persists' } })).json();
+    const post = (
+      await request(port, '/api/posts', { method: 'POST', body: { author: 'volume', body: 'persists' } })
+    ).json();
     await compose(project, ['down'], env);
     await compose(project, ['up', '-d', '--wait'], env);
     port = await publishedPort();
@@ -84,7 +91,9 @@ describe('docker-compose.yml end to end', () => {
       expect(info.RestartCount, service).toBe(0);
       expect(info.HostConfig.ReadonlyRootfs, service).toBe(true);
       expect(info.HostConfig.CapDrop, service).toEqual(['ALL']);
-      expect([...(info.HostConfig.CapAdd ?? [])].map((c) => c.replace(/^CAP_/, '')).sort(), service).toEqual(want.capAdd);
+      expect([...(info.HostConfig.CapAdd ?? [])].map((c) => c.replace(/^CAP_/, '')).sort(), service).toEqual(
+        want.capAdd,
+      );
       expect(info.HostConfig.SecurityOpt, service).toContain('no-new-privileges:true');
       if (want.user) expect(info.Config.User, service).toBe(want.user);
     }

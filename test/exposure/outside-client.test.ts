@@ -29,7 +29,9 @@ const fromOutside = (script: string) => run('ip', ['netns', 'exec', ns, 'bash', 
 
 /** Whether a TCP connection from the outside client to address:port is accepted within 3 s. */
 async function opens(address: string, port: number): Promise<boolean> {
-  const { stdout } = await fromOutside(`timeout 3 bash -c 'exec 3<>/dev/tcp/${address}/${port}' 2>/dev/null && echo open || echo closed`);
+  const { stdout } = await fromOutside(
+    `timeout 3 bash -c 'exec 3<>/dev/tcp/${address}/${port}' 2>/dev/null && echo open || echo closed`,
+  );
   return stdout.trim() === 'open';
 }
 
@@ -71,7 +73,7 @@ describe('exposure, seen from a separate network namespace (an outside client)',
 
   it('finds 5000 and 3306 closed, on the host and on the server container alike', async () => {
     const probes = {
-      "host:http": await opens(hostAddress, httpPort),
+      'host:http': await opens(hostAddress, httpPort),
       'host:5000': await opens(hostAddress, 5000),
       'host:3306': await opens(hostAddress, 3306),
       'server:80': await opens(serverAddress, 80),
@@ -80,7 +82,7 @@ describe('exposure, seen from a separate network namespace (an outside client)',
     };
     await recordResult('exposure', probes);
     expect(probes).toEqual({
-      "host:http": true,
+      'host:http': true,
       'host:5000': false,
       'host:3306': false,
       // Docker forwards only the published port to the container.

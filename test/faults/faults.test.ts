@@ -20,7 +20,8 @@ afterAll(async () => {
   await compose(project, ['down', '--volumes', '--remove-orphans'], env);
 });
 
-const signal = async (service: string, name: NodeJS.Signals) => signalMainProcess(await serviceContainer(project, service), name);
+const signal = async (service: string, name: NodeJS.Signals) =>
+  signalMainProcess(await serviceContainer(project, service), name);
 
 const sql = async (statement: string) => {
   const result = await execIn(await serviceContainer(project, 'db'), [
@@ -39,7 +40,9 @@ const errorCount = (result: LoadResult) => Object.values(result.errors).reduce((
 
 describe('durability settings', () => {
   it('flushes the redo log and binlog on every commit, with the doublewrite buffer on', async () => {
-    expect(await sql('SELECT @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite')).toMatch(/^1\t1\t(1|ON)$/);
+    expect(await sql('SELECT @@innodb_flush_log_at_trx_commit, @@sync_binlog, @@innodb_doublewrite')).toMatch(
+      /^1\t1\t(1|ON)$/,
+    );
   });
 });
 
@@ -52,7 +55,11 @@ describe('kill -9 of the database during a stream of writes', () => {
     const kill = new Promise((resolve) => setTimeout(resolve, killAt)).then(() => signal('db', 'SIGKILL'));
     let written = 0;
     const writes: LoadRequest[] = [
-      { weight: 1, path: '/api/posts', options: () => ({ method: 'POST', body: { author: `crash-${tag}`, body: `write ${written++}` } }) },
+      {
+        weight: 1,
+        path: '/api/posts',
+        options: () => ({ method: 'POST', body: { author: `crash-${tag}`, body: `write ${written++}` } }),
+      },
     ];
     const result = await runLoad({
       port,
@@ -65,7 +72,10 @@ describe('kill -9 of the database during a stream of writes', () => {
           acknowledged.set(post.id, post.body);
         } else {
           failures[response.status] = (failures[response.status] ?? 0) + 1;
-          expect(isCleanJsonError(response.status, response.body, response.headers['content-type']), response.body).toBe(true);
+          expect(
+            isCleanJsonError(response.status, response.body, response.headers['content-type']),
+            response.body,
+          ).toBe(true);
         }
       },
     });
@@ -110,7 +120,9 @@ describe('kill -9 of the app under load', () => {
         if (response.status >= 200 && response.status < 300) return;
         duringOutage[response.status] = (duringOutage[response.status] ?? 0) + 1;
         expect([502, 503]).toContain(response.status);
-        expect(isCleanJsonError(response.status, response.body, response.headers['content-type']), response.body).toBe(true);
+        expect(isCleanJsonError(response.status, response.body, response.headers['content-type']), response.body).toBe(
+          true,
+        );
       },
     });
     const after = await runLoad({ port, connections: 8, durationMs: 5_000, mix: readWriteMix });
@@ -153,10 +165,16 @@ describe('upstream keep-alive race', () => {
     await runLoad({ port, connections: 16, durationMs: 2_000, mix: [{ weight: 1, path: '/api/health/live' }] });
     await new Promise((resolve) => setTimeout(resolve, 62_000));
     const burst = await Promise.all(
-      Array.from({ length: 32 }, (_, n) => request(port, '/api/posts', { method: 'POST', body: { author: 'idle', body: `after idle ${n}` } })),
+      Array.from({ length: 32 }, (_, n) =>
+        request(port, '/api/posts', { method: 'POST', body: { author: 'idle', body: `after idle ${n}` } }),
+      ),
     );
     const statuses = burst.map((r) => r.status);
-    await recordResult('keepAliveRace', { idleSeconds: 62, writes: statuses.length, non201: statuses.filter((s) => s !== 201).length });
+    await recordResult('keepAliveRace', {
+      idleSeconds: 62,
+      writes: statuses.length,
+      non201: statuses.filter((s) => s !== 201).length,
+    });
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
   });
 });
@@ -172,7 +190,11 @@ describe('64 concurrent connections for 60 s of mixed reads and writes', () => {
       mix: [
         { weight: 3, path: '/api/posts?limit=20' },
         { weight: 1, path: '/assets/app.js' },
-        { weight: 1, path: '/api/posts', options: () => ({ method: 'POST', body: { author: 'load', body: 'sustained load' } }) },
+        {
+          weight: 1,
+          path: '/api/posts',
+          options: () => ({ method: 'POST', body: { author: 'load', body: 'sustained load' } }),
+        },
       ],
     });
     await recordResult('sustainedLoad', {

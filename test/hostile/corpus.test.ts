@@ -22,10 +22,12 @@ afterAll(async () => {
 });
 
 // Checksum and row count: any change to the posts table shows.
-const postsFingerprint = () => stack.sql('SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS(0x1f, id, author, body))), 0) FROM posts');
+const postsFingerprint = () =>
+  stack.sql('SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS(0x1f, id, author, body))), 0) FROM posts');
 
 // Leaks that must never reach a client: files, config, secrets, stack traces, defaults.
-const LEAKS = /root:x:|MYSQL_|DB_PASSWORD|\[core\]|CREATE TABLE|"dependencies"|services:|at [\w.<>]+ \(|<center>nginx<\/center>/;
+const LEAKS =
+  /root:x:|MYSQL_|DB_PASSWORD|\[core\]|CREATE TABLE|"dependencies"|services:|at [\w.<>]+ \(|<center>nginx<\/center>/;
 
 function checkBody(response: RawResponse, wanted: Expectation): void {
   const type = response.headers['content-type'] ?? '';
@@ -93,8 +95,15 @@ describe(`hostile and broken requests through nginx (${corpus.length} cases)`, (
 
   it('leaves the stack healthy and every table in place', async () => {
     expect((await request(stack.port, '/api/health/ready')).status).toBe(200);
-    expect(await stack.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'webstack' AND table_name = 'posts'")).toBe('1');
-    const created = await request(stack.port, '/api/posts', { method: 'POST', body: { author: 'after', body: 'the corpus' } });
+    expect(
+      await stack.sql(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'webstack' AND table_name = 'posts'",
+      ),
+    ).toBe('1');
+    const created = await request(stack.port, '/api/posts', {
+      method: 'POST',
+      body: { author: 'after', body: 'the corpus' },
+    });
     expect(created.status).toBe(201);
   });
 });

@@ -50,8 +50,18 @@ add('malformed JSON', 'JSON null', post('null'), bad('body'));
 add('malformed JSON', 'JSON string', post('"a post"'), bad('body'));
 add('malformed JSON', 'JSON array', post(json([{ author: 'a', body: 'b' }])), bad('body'));
 add('malformed JSON', 'nested 5000 deep', post(`${'['.repeat(5000)}${']'.repeat(5000)}`), bad());
-add('malformed JSON', '__proto__ key (prototype poisoning)', post('{"author":"a","body":"b","__proto__":{"admin":true}}'), bad());
-add('malformed JSON', 'constructor.prototype key', post('{"author":"a","body":"b","constructor":{"prototype":{"admin":true}}}'), bad());
+add(
+  'malformed JSON',
+  '__proto__ key (prototype poisoning)',
+  post('{"author":"a","body":"b","__proto__":{"admin":true}}'),
+  bad(),
+);
+add(
+  'malformed JSON',
+  'constructor.prototype key',
+  post('{"author":"a","body":"b","constructor":{"prototype":{"admin":true}}}'),
+  bad(),
+);
 
 // Wrong types, missing and extra fields, empty and over-long strings.
 for (const [name, value, field] of [
@@ -76,7 +86,9 @@ add('body limit', '20 KiB body', post(json({ author: 'a', body: big(20_000) })),
 add(
   'body limit',
   'Content-Length announcing 1 MB',
-  Buffer.from('POST /api/posts HTTP/1.1\r\nHost: www.foobar.com\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n{}'),
+  Buffer.from(
+    'POST /api/posts HTTP/1.1\r\nHost: www.foobar.com\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n{}',
+  ),
   { status: 413, kind: 'json-error' },
 );
 add(
@@ -89,25 +101,74 @@ add(
 );
 
 // Huge headers, URLs and query strings.
-add('huge input', '9 KB header on the API', buildRequest({ path: '/api/posts', headers: { 'X-Big': big(9_000) } }), bad());
-add('huge input', '9 KB cookie on a page', buildRequest({ path: '/', headers: { Cookie: `a=${big(9_000)}` } }), { status: 400, kind: 'html-error' });
+add(
+  'huge input',
+  '9 KB header on the API',
+  buildRequest({ path: '/api/posts', headers: { 'X-Big': big(9_000) } }),
+  bad(),
+);
+add('huge input', '9 KB cookie on a page', buildRequest({ path: '/', headers: { Cookie: `a=${big(9_000)}` } }), {
+  status: 400,
+  kind: 'html-error',
+});
 add('huge input', '9 KB URL', buildRequest({ path: `/${big(9_000)}` }), { status: 414, kind: 'html-error' });
-add('huge input', '9 KB query string on the API', buildRequest({ path: `/api/posts?q=${big(9_000)}` }), { status: 414, kind: 'html-error' });
-add('huge input', '2 KB query string on the API', buildRequest({ path: `/api/posts?limit=1&x=${big(2_000)}` }), bad('querystring.x'));
-add('huge input', '200 headers', buildRequest({ path: '/api/health/live', headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`X-H${i}`, 'v'])) }), { status: 200, kind: 'json' });
+add('huge input', '9 KB query string on the API', buildRequest({ path: `/api/posts?q=${big(9_000)}` }), {
+  status: 414,
+  kind: 'html-error',
+});
+add(
+  'huge input',
+  '2 KB query string on the API',
+  buildRequest({ path: `/api/posts?limit=1&x=${big(2_000)}` }),
+  bad('querystring.x'),
+);
+add(
+  'huge input',
+  '200 headers',
+  buildRequest({
+    path: '/api/health/live',
+    headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`X-H${i}`, 'v'])),
+  }),
+  { status: 200, kind: 'json' },
+);
 
 // Invalid UTF-8 and NUL bytes.
-const invalidUtf8 = Buffer.concat([Buffer.from('{"author":"a","body":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]);
+const invalidUtf8 = Buffer.concat([
+  Buffer.from('{"author":"a","body":"'),
+  Buffer.from([0xff, 0xfe, 0xc3]),
+  Buffer.from('"}'),
+]);
 add('encoding', 'invalid UTF-8 bytes in the body', post(invalidUtf8), bad('UTF-8'));
-add('encoding', 'overlong UTF-8 encoding of "/"', post(Buffer.concat([Buffer.from('{"author":"a","body":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')])), bad('UTF-8'));
+add(
+  'encoding',
+  'overlong UTF-8 encoding of "/"',
+  post(Buffer.concat([Buffer.from('{"author":"a","body":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')])),
+  bad('UTF-8'),
+);
 add('encoding', 'lone surrogate escape', post('{"author":"a","body":"\\ud800"}'), bad('body.body'));
 add('encoding', 'raw NUL byte inside a JSON string', post(Buffer.from('{"author":"a","body":"x\u0000y"}')), bad());
-add('encoding', 'NUL in the request line', Buffer.from('GET /api/posts\u0000 HTTP/1.1\r\nHost: www.foobar.com\r\nConnection: close\r\n\r\n'), rejectedByNginx);
+add(
+  'encoding',
+  'NUL in the request line',
+  Buffer.from('GET /api/posts\u0000 HTTP/1.1\r\nHost: www.foobar.com\r\nConnection: close\r\n\r\n'),
+  rejectedByNginx,
+);
 // nginx refuses an encoded NUL in a path before routing, so these get the HTML page.
 add('encoding', '%00 as a post id', buildRequest({ path: '/api/posts/%00' }), rejectedByNginx);
 add('encoding', '%00 in a static path', buildRequest({ path: '/index.html%00.txt' }), rejectedByNginx);
-add('encoding', 'invalid UTF-8 in the query string', buildRequest({ path: '/api/posts?limit=%ff' }), bad('querystring.limit'));
-add('encoding', 'escaped NUL stored verbatim', post(json({ author: 'nul', body: 'a\u0000b' })), { status: 201, kind: 'json' }, { author: 'nul', body: 'a\u0000b' });
+add(
+  'encoding',
+  'invalid UTF-8 in the query string',
+  buildRequest({ path: '/api/posts?limit=%ff' }),
+  bad('querystring.limit'),
+);
+add(
+  'encoding',
+  'escaped NUL stored verbatim',
+  post(json({ author: 'nul', body: 'a\u0000b' })),
+  { status: 201, kind: 'json' },
+  { author: 'nul', body: 'a\u0000b' },
+);
 
 // SQL and HTML metacharacters: data, never code.
 for (const [name, author, body] of [
@@ -119,8 +180,18 @@ for (const [name, author, body] of [
 ] as const) {
   add('metacharacters', name, post(json({ author, body })), { status: 201, kind: 'json' }, { author, body });
 }
-add('metacharacters', 'SQL in the before cursor', buildRequest({ path: '/api/posts?before=1%20OR%201=1' }), bad('querystring.before'));
-add('metacharacters', 'SQL in the post id', buildRequest({ path: "/api/posts/1;DROP%20TABLE%20posts" }), bad('params.id'));
+add(
+  'metacharacters',
+  'SQL in the before cursor',
+  buildRequest({ path: '/api/posts?before=1%20OR%201=1' }),
+  bad('querystring.before'),
+);
+add(
+  'metacharacters',
+  'SQL in the post id',
+  buildRequest({ path: '/api/posts/1;DROP%20TABLE%20posts' }),
+  bad('params.id'),
+);
 add('metacharacters', 'SQL in the limit', buildRequest({ path: '/api/posts?limit=1;--' }), bad('querystring.limit'));
 
 // Path traversal and hidden files on the static side: nothing leaks.
@@ -165,7 +236,10 @@ for (const [method, path, kind] of [
   ['POST', '/assets/app.js', 'html-error'],
   ['PUT', '/index.html', 'html-error'],
 ] as const) {
-  add('methods', `${method} ${path}`, buildRequest({ method, path, body: method === 'OPTIONS' ? undefined : '{}' }), { status: 405, kind });
+  add('methods', `${method} ${path}`, buildRequest({ method, path, body: method === 'OPTIONS' ? undefined : '{}' }), {
+    status: 405,
+    kind,
+  });
 }
 add('methods', 'TRACE /', buildRequest({ method: 'TRACE', path: '/' }), { status: 405, kind: 'html-error' });
 
@@ -178,23 +252,50 @@ for (const [name, contentType] of [
   ['application/jsonx', 'application/jsonx'],
   ['missing Content-Type', null],
 ] as const) {
-  add('content type', name, post(valid, { contentType }), { status: 415, kind: 'json-error', mentions: 'application/json' });
+  add('content type', name, post(valid, { contentType }), {
+    status: 415,
+    kind: 'json-error',
+    mentions: 'application/json',
+  });
 }
 
 // Protocol corner cases: HTTP/1.0, absolute-form request lines, smuggling.
-add('protocol', 'HTTP/1.0 without Host', buildRequest({ version: 'HTTP/1.0', host: null, path: '/' }), { status: 421, kind: 'json-error' });
-add('protocol', 'HTTP/1.0 with Host', buildRequest({ version: 'HTTP/1.0', path: '/api/health/live' }), { status: 200, kind: 'json' });
-add('protocol', 'absolute-form request line', buildRequest({ path: 'http://www.foobar.com/api/health/live' }), { status: 200, kind: 'json' });
-add('protocol', 'absolute-form naming another host', buildRequest({ path: 'http://evil.example/api/health/live' }), { status: 421, kind: 'json-error' });
-add('protocol', 'unknown Host', buildRequest({ host: 'evil.example', path: '/api/posts' }), { status: 421, kind: 'json-error' });
-add('protocol', 'two Host headers', buildRequest({ path: '/', headers: { Host: 'evil.example' } }), { status: 400, kind: 'html-error' });
+add('protocol', 'HTTP/1.0 without Host', buildRequest({ version: 'HTTP/1.0', host: null, path: '/' }), {
+  status: 421,
+  kind: 'json-error',
+});
+add('protocol', 'HTTP/1.0 with Host', buildRequest({ version: 'HTTP/1.0', path: '/api/health/live' }), {
+  status: 200,
+  kind: 'json',
+});
+add('protocol', 'absolute-form request line', buildRequest({ path: 'http://www.foobar.com/api/health/live' }), {
+  status: 200,
+  kind: 'json',
+});
+add('protocol', 'absolute-form naming another host', buildRequest({ path: 'http://evil.example/api/health/live' }), {
+  status: 421,
+  kind: 'json-error',
+});
+add('protocol', 'unknown Host', buildRequest({ host: 'evil.example', path: '/api/posts' }), {
+  status: 421,
+  kind: 'json-error',
+});
+add('protocol', 'two Host headers', buildRequest({ path: '/', headers: { Host: 'evil.example' } }), {
+  status: 400,
+  kind: 'html-error',
+});
 add(
   'protocol',
   'Content-Length and Transfer-Encoding together (smuggling)',
-  Buffer.from('POST /api/posts HTTP/1.1\r\nHost: www.foobar.com\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n'),
+  Buffer.from(
+    'POST /api/posts HTTP/1.1\r\nHost: www.foobar.com\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+  ),
   { status: 400, kind: 'json-error' },
 );
 add('protocol', 'garbage request line', Buffer.from('HELLO THERE\r\n\r\n'), rejectedByNginx);
-add('protocol', 'unknown method on the API', buildRequest({ method: 'BREW', path: '/api/posts' }), { status: [400, 405], kind: 'json-error' });
+add('protocol', 'unknown method on the API', buildRequest({ method: 'BREW', path: '/api/posts' }), {
+  status: [400, 405],
+  kind: 'json-error',
+});
 
 export const corpus: readonly HostileCase[] = cases;

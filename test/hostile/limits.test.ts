@@ -52,7 +52,9 @@ describe('rate limits (nginx limit_req, compose defaults)', () => {
 
   it('keeps reads generous: a page load worth of parallel reads is never limited', async () => {
     const paths = ['/', '/assets/app.js', '/assets/style.css', '/api/posts', '/api/health/live'];
-    const responses = await Promise.all(paths.flatMap((path) => [path, path, path]).map((path) => request(stack.port, path)));
+    const responses = await Promise.all(
+      paths.flatMap((path) => [path, path, path]).map((path) => request(stack.port, path)),
+    );
     expect(responses.map((r) => r.status).filter((s) => s === 429)).toEqual([]);
   });
 });

@@ -74,7 +74,10 @@ describe('backup and restore', () => {
   it('keeps only the newest backups of the project', async () => {
     const made = [];
     for (let i = 0; i < 3; i++) made.push((await backup({ project, env, dir, keep: 2, log: quiet })).file);
-    const kept = readdirSync(dir).filter((name) => name.endsWith('.sql.gz')).map((name) => join(dir, name)).sort();
+    const kept = readdirSync(dir)
+      .filter((name) => name.endsWith('.sql.gz'))
+      .map((name) => join(dir, name))
+      .sort();
     expect(kept).toEqual(made.slice(1));
   });
 
@@ -133,12 +136,24 @@ describe('backup and restore', () => {
 
     const sentinel = await write('sentinel', 'written after every backup in this directory');
     const live = await allPosts();
-    await expect(restore({ project, env, file: truncated, yes: true, log: quiet })).rejects.toThrow(/is not a usable backup: it is corrupt or truncated .*nothing was restored/);
-    await expect(restore({ project, env, file: corrupt, yes: true, log: quiet })).rejects.toThrow(/is not a usable backup: it is corrupt or truncated/);
-    await expect(restore({ project, env, file: incomplete, yes: true, log: quiet })).rejects.toThrow(/the dump is incomplete \(no "-- Dump completed" line/);
-    await expect(restore({ project, env, file: notADump, yes: true, log: quiet })).rejects.toThrow(/does not start like a mysqldump file/);
-    await expect(restore({ project, env, file: latest, log: quiet })).rejects.toThrow(/confirm interactively or pass --yes/);
-    await expect(restore({ project, env, file: latest, confirm: async () => false, log: quiet })).rejects.toThrow(/cancelled; nothing was changed/);
+    await expect(restore({ project, env, file: truncated, yes: true, log: quiet })).rejects.toThrow(
+      /is not a usable backup: it is corrupt or truncated .*nothing was restored/,
+    );
+    await expect(restore({ project, env, file: corrupt, yes: true, log: quiet })).rejects.toThrow(
+      /is not a usable backup: it is corrupt or truncated/,
+    );
+    await expect(restore({ project, env, file: incomplete, yes: true, log: quiet })).rejects.toThrow(
+      /the dump is incomplete \(no "-- Dump completed" line/,
+    );
+    await expect(restore({ project, env, file: notADump, yes: true, log: quiet })).rejects.toThrow(
+      /does not start like a mysqldump file/,
+    );
+    await expect(restore({ project, env, file: latest, log: quiet })).rejects.toThrow(
+      /confirm interactively or pass --yes/,
+    );
+    await expect(restore({ project, env, file: latest, confirm: async () => false, log: quiet })).rejects.toThrow(
+      /cancelled; nothing was changed/,
+    );
     expect(await allPosts()).toEqual(live);
     expect(live[0]).toEqual(sentinel);
   });

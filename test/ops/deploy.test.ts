@@ -33,7 +33,9 @@ async function buildSecondRelease(): Promise<void> {
   const context = mkdtempSync(join(tmpdir(), 'wsi-release-'));
   writeFileSync(join(context, 'Dockerfile'), `FROM ${images.app}\nLABEL webstack.release=second\n`);
   const stream = await docker.buildImage({ context, src: ['Dockerfile'] }, { t: secondRelease });
-  await new Promise((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve(undefined))));
+  await new Promise((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve(undefined))),
+  );
   rmSync(context, { recursive: true });
 }
 
@@ -44,10 +46,19 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await docker.getContainer(`${project}-app-${SLOT_PORT}`).remove({ force: true }).catch(() => undefined);
+  await docker
+    .getContainer(`${project}-app-${SLOT_PORT}`)
+    .remove({ force: true })
+    .catch(() => undefined);
   await compose(project, ['down', '--volumes', '--remove-orphans'], env);
-  const tags = (await docker.listImages({ filters: { reference: [`webstack/app:${IMAGE_TAG}-*`] } })).flatMap((i) => i.RepoTags ?? []);
-  for (const tag of tags) await docker.getImage(tag).remove().catch(() => undefined);
+  const tags = (await docker.listImages({ filters: { reference: [`webstack/app:${IMAGE_TAG}-*`] } })).flatMap(
+    (i) => i.RepoTags ?? [],
+  );
+  for (const tag of tags)
+    await docker
+      .getImage(tag)
+      .remove()
+      .catch(() => undefined);
   writeResult('deploy.txt', [...report, '', ...log].join('\n'));
 });
 
@@ -64,7 +75,13 @@ describe('zero-downtime deploy, rollback and reload', () => {
       await sleep(1_000);
       return { built, second, back, reload };
     })();
-    const load = await runLoad({ port, connections: CONNECTIONS, until: operations, maxDurationMs: 240_000, mix: readWriteMix });
+    const load = await runLoad({
+      port,
+      connections: CONNECTIONS,
+      until: operations,
+      maxDurationMs: 240_000,
+      mix: readWriteMix,
+    });
     const { built, second, back } = await operations;
     report.push(summary('deploy + deploy + rollback + nginx reload', load));
 
@@ -88,9 +105,17 @@ describe('zero-downtime deploy, rollback and reload', () => {
   it('refuses a release that never becomes ready, and the live app keeps serving', async () => {
     const app = await serviceContainer(project, 'app');
     // The bare Node image: no app in it, so it exits at once instead of becoming ready.
-    const attempt = deploy({ project, env, image: images.nodeBase, readyTimeoutMs: 20_000, log: (line) => log.push(line) });
+    const attempt = deploy({
+      project,
+      env,
+      image: images.nodeBase,
+      readyTimeoutMs: 20_000,
+      log: (line) => log.push(line),
+    });
     const load = await runLoad({ port, connections: 4, until: attempt.catch(() => undefined), maxDurationMs: 60_000 });
-    await expect(attempt).rejects.toThrow(/deploy refused, nothing was switched and the live app keeps serving: the app on port 5001 exited/);
+    await expect(attempt).rejects.toThrow(
+      /deploy refused, nothing was switched and the live app keeps serving: the app on port 5001 exited/,
+    );
     expect(load.failed).toBe(0);
     expect((await serviceContainer(project, 'app')).id).toBe(app.id);
     expect((await app.inspect()).State.Running).toBe(true);
@@ -132,7 +157,13 @@ describe('zero-downtime deploy, rollback and reload', () => {
       }
       await sleep(500);
     })();
-    const load = await runLoad({ port, connections: CONNECTIONS, keepAlive: true, until: reloads, maxDurationMs: 60_000 });
+    const load = await runLoad({
+      port,
+      connections: CONNECTIONS,
+      keepAlive: true,
+      until: reloads,
+      maxDurationMs: 60_000,
+    });
     await reloads;
     report.push(summary('5 nginx reloads, keep-alive clients', load));
     // A reset is the HTTP/1.1 keep-alive race (the server closes as the client reuses);
@@ -159,7 +190,13 @@ describe('zero-downtime deploy, rollback and reload', () => {
       await waitUntilReady(port);
       await sleep(1_000);
     })();
-    const load = await runLoad({ port, connections: CONNECTIONS, until: recreate, maxDurationMs: 120_000, mix: readWriteMix });
+    const load = await runLoad({
+      port,
+      connections: CONNECTIONS,
+      until: recreate,
+      maxDurationMs: 120_000,
+      mix: readWriteMix,
+    });
     await recreate;
     report.push(summary('naive docker compose up -d --force-recreate app', load));
     // The weakness the deploy removes: requests fail while the app restarts.

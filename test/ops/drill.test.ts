@@ -33,11 +33,25 @@ afterAll(async () => {
 
 describe('the single point of failure, measured', () => {
   it('stops, then crashes, each part under load: every outage is seen, nothing acknowledged is lost', async () => {
-    const rows = await drill({ project, env, connections: 4, selfRecoveryCapMs: 20_000, stoppedWatchMs: 3_000, log: () => undefined });
+    const rows = await drill({
+      project,
+      env,
+      connections: 4,
+      selfRecoveryCapMs: 20_000,
+      stoppedWatchMs: 3_000,
+      log: () => undefined,
+    });
     writeResult('drill.md', formatDrill(rows));
 
     expect(rows.map((row) => `${row.action} ${row.part}`)).toEqual([
-      'stop nginx', 'kill nginx', 'stop app', 'kill app', 'stop db', 'kill db', 'stop server', 'kill server',
+      'stop nginx',
+      'kill nginx',
+      'stop app',
+      'kill app',
+      'stop db',
+      'kill db',
+      'stop server',
+      'kill server',
     ]);
     for (const row of rows) {
       const name = `${row.action} ${row.part}`;

@@ -22,9 +22,20 @@ describe('secrets in the repository', () => {
     const { stdout } = await run('git', ['ls-files'], { cwd: REPO_ROOT });
     const files = stdout.split('\n').filter(Boolean);
     expect(files).not.toContain('.env');
-    const { stdout: hits } = await run('git', ['grep', '-n', '-I', '-E', '(PASSWORD|SECRET|TOKEN)[A-Z_]*=[A-Za-z0-9+/_-]{8,}', '--', '.', ':(exclude)test/scripts/env-file.test.ts'], { cwd: REPO_ROOT }).catch(
-      (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
-    );
+    const { stdout: hits } = await run(
+      'git',
+      [
+        'grep',
+        '-n',
+        '-I',
+        '-E',
+        '(PASSWORD|SECRET|TOKEN)[A-Z_]*=[A-Za-z0-9+/_-]{8,}',
+        '--',
+        '.',
+        ':(exclude)test/scripts/env-file.test.ts',
+      ],
+      { cwd: REPO_ROOT },
+    ).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
     const values = hits
       .split('\n')
       .filter(Boolean)

@@ -58,7 +58,9 @@ describe('the stack through nginx (testcontainers, repo images)', () => {
 
   it('links fingerprinted assets from the page, cached as immutable and sent precompressed', async () => {
     const page = await get('/');
-    const linked = [...page.body.matchAll(/"(\/assets\/(style|app)\.[0-9a-f]{10}\.(css|js))"/g)].map((m) => m[1] as string);
+    const linked = [...page.body.matchAll(/"(\/assets\/(style|app)\.[0-9a-f]{10}\.(css|js))"/g)].map(
+      (m) => m[1] as string,
+    );
     expect(linked).toHaveLength(2);
     const plainCss = await get('/assets/style.css');
     for (const path of linked) {
@@ -82,10 +84,14 @@ describe('the stack through nginx (testcontainers, repo images)', () => {
     const api = await get('/api/health/live');
     const id = api.headers['x-request-id'] as string;
     expect(id).toMatch(/^[0-9a-f]{32}$/);
-    await waitUntil('the app logged the request id', async () => {
-      const logs = await docker.getContainer(stack.app.getId()).logs({ stdout: true, stderr: true, follow: false });
-      return logs.toString('utf8').includes(`"requestId":"${id}"`);
-    }, 10_000);
+    await waitUntil(
+      'the app logged the request id',
+      async () => {
+        const logs = await docker.getContainer(stack.app.getId()).logs({ stdout: true, stderr: true, follow: false });
+        return logs.toString('utf8').includes(`"requestId":"${id}"`);
+      },
+      10_000,
+    );
   });
 
   it('round-trips a post: browser → nginx → app → MySQL and back', async () => {
@@ -195,7 +201,10 @@ describe('failures of one part (the single point of failure, contained)', () => 
     try {
       await waitUntil('ready turns 503', async () => (await get('/api/health/ready')).status === 503, 30_000);
       const ready = await get('/api/health/ready');
-      expect(ready.json()).toMatchObject({ status: 'unavailable', reason: expect.stringMatching(/^database unreachable/) });
+      expect(ready.json()).toMatchObject({
+        status: 'unavailable',
+        reason: expect.stringMatching(/^database unreachable/),
+      });
       expect((await get('/api/health/live')).status).toBe(200);
       // Requests that need the database: a clean JSON 503, no internals.
       const list = await get('/api/posts');

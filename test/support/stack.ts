@@ -18,7 +18,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const RATE_LIMITS = ['RATE_LIMIT_WRITES', 'RATE_LIMIT_WRITES_BURST', 'RATE_LIMIT_READS', 'RATE_LIMIT_READS_BURST'] as const;
+const RATE_LIMITS = [
+  'RATE_LIMIT_WRITES',
+  'RATE_LIMIT_WRITES_BURST',
+  'RATE_LIMIT_READS',
+  'RATE_LIMIT_READS_BURST',
+] as const;
 export type RateLimits = Record<(typeof RATE_LIMITS)[number], string>;
 
 /** The limits docker-compose.yml gives nginx when .env sets none. */

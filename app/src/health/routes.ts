@@ -24,7 +24,10 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'error';
       request.log.warn({ code }, 'not ready: database check failed');
-      return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: `database unreachable (${code})` });
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ status: 'unavailable', reason: `database unreachable (${code})` });
     }
   });
 };

@@ -41,7 +41,10 @@ export function answerMethodNotAllowed(app: FastifyInstance, paths: Map<string, 
         url,
         schema: { response: errorResponses(405) },
         handler: async (request, reply) =>
-          reply.code(405).header('allow', allow).send(errorBody(405, `${request.method} is not allowed here; use ${allow}`)),
+          reply
+            .code(405)
+            .header('allow', allow)
+            .send(errorBody(405, `${request.method} is not allowed here; use ${allow}`)),
       });
     }
   }
