@@ -16,4 +16,25 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
+  // Dependencies point one way: tests import the tool and the app, never the reverse.
+  {
+    files: ['scripts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/test/**'], message: 'the tool never imports tests' }] },
+      ],
+    },
+  },
+  {
+    files: ['app/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['**/test/**', '**/scripts/**'], message: 'the app imports neither tests nor the tool' }],
+        },
+      ],
+    },
+  },
 );

@@ -4,8 +4,8 @@
 # otherwise it says exactly what to install and fails.
 set -euo pipefail
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 have_apt() { command -v apt-get >/dev/null 2>&1; }
@@ -15,9 +15,7 @@ engine_answers() { docker info >/dev/null 2>&1; }
 
 install_engine() {
   can_install || die "no Docker engine. Install Docker Engine (Debian/Ubuntu: apt-get install docker.io) and start it, then run this again."
-  log "installing Docker engine from the distribution (docker.io)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  apt_install docker.io
 }
 
 start_engine() {

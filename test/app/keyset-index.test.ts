@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NEWEST, SELECT_PAGE } from '../../app/src/posts/repository.js';
-import { seedPosts } from '../../scripts/bench/stack.js';
+import { seedPosts } from '../../scripts/tool/bench/stack.js';
+import { docker } from '../../scripts/tool/core/docker.js';
 import { startAppWithDatabase, type TestApp } from '../support/app.js';
 
 const SEEDED = 5_000;
@@ -34,8 +35,14 @@ async function rowsReadBy(sql: string, params: (string | number)[]): Promise<num
 
 describe('keyset pagination on the primary key (the API read route)', () => {
   it('the bench seeding tops the table up once and is a no-op after', async () => {
-    expect(await seedPosts(testApp.db.container.getId(), SEEDED)).toEqual({ before: 0, inserted: SEEDED });
-    expect(await seedPosts(testApp.db.container.getId(), SEEDED)).toEqual({ before: SEEDED, inserted: 0 });
+    expect(await seedPosts(docker.getContainer(testApp.db.container.getId()), SEEDED)).toEqual({
+      before: 0,
+      inserted: SEEDED,
+    });
+    expect(await seedPosts(docker.getContainer(testApp.db.container.getId()), SEEDED)).toEqual({
+      before: SEEDED,
+      inserted: 0,
+    });
     const [rows] = await conn.query<RowDataPacket[]>(
       'SELECT COUNT(*) AS n, COUNT(DISTINCT author) AS authors FROM posts',
     );

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { markdownReport, svgChart } from '../../scripts/bench/report.js';
-import { ROUTES, runBench, type BenchReport } from '../../scripts/bench/run.js';
-import { docker } from '../../scripts/bench/docker.js';
-import { IMAGE_TAG, images } from '../support/images.js';
+import { markdownReport, svgChart } from '../../scripts/tool/bench/report.js';
+import { ROUTES, runBench, type BenchReport } from '../../scripts/tool/bench/run.js';
+import { docker } from '../../scripts/tool/core/docker.js';
+import { imagesOf } from '../../scripts/tool/core/env.js';
 
 // The real bench code for a few seconds per step: proves it runs and reports, never how fast.
-const project = `webstack-test-bench-${IMAGE_TAG}`;
+const images = imagesOf(process.env);
+const project = `webstack-test-bench-${images.tag}`;
 const POSTS = 1_000;
 let report: BenchReport;
 
@@ -14,7 +15,7 @@ beforeAll(async () => {
     project,
     build: false,
     keep: false,
-    imageTag: IMAGE_TAG,
+    env: process.env,
     nginxBaseImage: images.nginxBase,
     log: () => undefined,
     seconds: 1,
@@ -24,14 +25,15 @@ beforeAll(async () => {
     sweep: [1, 4],
     posts: POSTS,
     generatorCpus: undefined,
-    generatorImage: `webstack/wrk:${IMAGE_TAG}`,
+    generatorImage: `webstack/wrk:${images.tag}`,
   });
 }, 300_000);
 
 afterAll(async () => {
   // Nothing the bench started outlives it.
-  expect(await docker(['ps', '-aq', '--filter', `label=webstack.bench=${project}`])).toBe('');
-  expect(await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).toBe('');
+  const left = (label: string) => docker.listContainers({ all: true, filters: { label: [label] } });
+  expect(await left(`webstack.bench=${project}`)).toEqual([]);
+  expect(await left(`com.docker.compose.project=${project}`)).toEqual([]);
 });
 
 const allSteps = () => [...report.steps, ...report.sweep];

@@ -1,8 +1,8 @@
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../support/compose.js';
-import { request } from '../support/http.js';
-import { docker, startStack, waitUntilReady, type Stack } from '../support/stack.js';
+import { request } from '../../scripts/tool/core/http.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
+import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 
 // Debian's chromium, driven headless; never a browser download.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -79,7 +79,7 @@ describe('the front page in a real browser, through nginx', () => {
   });
 
   it('still loads while the app is down, and says the posts are unavailable', async () => {
-    const app = docker.getContainer(stack.app.getId());
+    const app = await stack.container('app');
     await app.stop({ t: 10 });
     const page = await browser.newPage();
     try {

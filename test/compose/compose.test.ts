@@ -1,15 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceContainer } from '../../scripts/ops/docker.js';
-import { compose, composeEnv, publishedPort as portOf } from '../support/compose.js';
-import { request } from '../support/http.js';
-import { images } from '../support/images.js';
-import { docker } from '../support/stack.js';
+import { docker, publishedPort as portOf } from '../../scripts/tool/core/docker.js';
+import { imagesOf } from '../../scripts/tool/core/env.js';
+import { request } from '../../scripts/tool/core/http.js';
+import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 
 // The real docker-compose.yml, brought up as a user would (own project, own volume,
 // published on 127.0.0.1 only, on a free port), with the images the global setup built.
-const project = `webstack-test-${randomBytes(3).toString('hex')}`;
-const env = composeEnv();
+let stack: Stack;
 let port: number;
 
 interface PsEntry {
@@ -20,21 +17,21 @@ interface PsEntry {
 }
 
 async function services(): Promise<PsEntry[]> {
-  const out = await compose(project, ['ps', '--format', 'json'], env);
+  const out = await stack.compose(['ps', '--format', 'json']);
   // Compose prints one JSON object per line (older versions: one array).
   const trimmed = out.trim();
   return trimmed.startsWith('[') ? JSON.parse(trimmed) : trimmed.split('\n').map((line) => JSON.parse(line));
 }
 
-const publishedPort = () => portOf(project, env);
+const publishedPort = async () => portOf(await stack.container('server'));
 
 beforeAll(async () => {
-  await compose(project, ['up', '-d', '--wait'], env);
-  port = await publishedPort();
+  stack = await startStack();
+  port = stack.port;
 });
 
 afterAll(async () => {
-  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+  await stack?.stop();
 });
 
 describe('docker-compose.yml end to end', () => {
@@ -69,11 +66,11 @@ describe('docker-compose.yml end to end', () => {
     const post = (
       await request(port, '/api/posts', { method: 'POST', body: { author: 'volume', body: 'persists' } })
     ).json();
-    await compose(project, ['down'], env);
-    await compose(project, ['up', '-d', '--wait'], env);
+    await stack.compose(['down']);
+    await stack.compose(['up', '-d', '--wait']);
     port = await publishedPort();
     expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
-    await compose(project, ['up', '-d', '--wait', '--force-recreate'], env);
+    await stack.compose(['up', '-d', '--wait', '--force-recreate']);
     port = await publishedPort();
     expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
   });
@@ -86,7 +83,7 @@ describe('docker-compose.yml end to end', () => {
       nginx: { capAdd: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] },
     };
     for (const [service, want] of Object.entries(expected)) {
-      const info = await (await serviceContainer(project, service)).inspect();
+      const info = await (await stack.container(service)).inspect();
       // A service that crashed during start and was restarted would pass --wait; not this.
       expect(info.RestartCount, service).toBe(0);
       expect(info.HostConfig.ReadonlyRootfs, service).toBe(true);
@@ -100,19 +97,20 @@ describe('docker-compose.yml end to end', () => {
   });
 
   it('keeps secrets out of the images: no .env, no password in any layer', async () => {
+    const images = imagesOf(process.env);
     for (const image of [images.app, images.nginx]) {
       const history = await docker.getImage(image).history();
       const layers = JSON.stringify(history);
-      expect(layers, image).not.toContain(env.MYSQL_PASSWORD!);
+      expect(layers, image).not.toContain(stack.env.MYSQL_PASSWORD!);
       expect(layers, image).not.toMatch(/PASSWORD=/);
     }
-    const app = (await compose(project, ['exec', '-T', 'app', 'ls', '-a', '/srv'], env)).split('\n');
+    const app = (await stack.compose(['exec', '-T', 'app', 'ls', '-a', '/srv'])).split('\n');
     expect(app).not.toContain('.env');
     expect(app).toEqual(expect.arrayContaining(['app', 'db', 'node_modules', 'package.json']));
   });
 
   it('passes nginx -t in the running nginx container', async () => {
-    const out = await compose(project, ['exec', '-T', 'nginx', 'nginx', '-t'], env).catch((err: Error) => err.message);
+    const out = await stack.compose(['exec', '-T', 'nginx', 'nginx', '-t']).catch((err: Error) => err.message);
     // nginx -t reports on stderr; a failure would have thrown with its output.
     expect(out).not.toMatch(/failed/);
   });

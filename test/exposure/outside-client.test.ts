@@ -2,8 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceContainer } from '../../scripts/ops/docker.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
+import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 import { recordResult } from '../support/results.js';
 
 const run = promisify(execFile);
@@ -19,8 +18,7 @@ const hostAddress = `10.213.${subnet}.1`;
 const clientAddress = `10.213.${subnet}.2`;
 
 // The real docker-compose.yml, published on all addresses as on a VPS.
-const project = `webstack-test-exposure-${randomBytes(3).toString('hex')}`;
-const env = composeEnv({ HTTP_BIND: '0.0.0.0' });
+let stack: Stack;
 let httpPort: number;
 let serverAddress: string;
 
@@ -44,9 +42,12 @@ async function statusFromOutside(address: string, port: number): Promise<string>
 }
 
 beforeAll(async () => {
-  await compose(project, ['up', '-d', '--wait'], env);
-  httpPort = await publishedPort(project, env);
-  const info = await (await serviceContainer(project, 'server')).inspect();
+  stack = await startStack({
+    project: `webstack-test-exposure-${randomBytes(3).toString('hex')}`,
+    env: { HTTP_BIND: '0.0.0.0' },
+  });
+  httpPort = stack.port;
+  const info = await (await stack.container('server')).inspect();
   serverAddress = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? '';
   await ip('netns', 'add', ns);
   await ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
@@ -63,7 +64,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ip('link', 'del', hostIf).catch(() => undefined);
   await ip('netns', 'del', ns).catch(() => undefined);
-  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+  await stack?.stop();
 });
 
 describe('exposure, seen from a separate network namespace (an outside client)', () => {

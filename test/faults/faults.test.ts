@@ -1,42 +1,39 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outageMs, readWriteMix, runLoad, type LoadRequest, type LoadResult } from '../../scripts/ops/load.js';
-import { execIn, serviceContainer, signalMainProcess } from '../../scripts/ops/docker.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
-import { isCleanJsonError, request, waitUntil } from '../support/http.js';
+import { signalMainProcess } from '../../scripts/tool/core/docker.js';
+import { request } from '../../scripts/tool/core/http.js';
+import {
+  outageMs,
+  readWriteMix,
+  runTraffic,
+  type TrafficRequest,
+  type TrafficResult,
+} from '../../scripts/tool/core/traffic.js';
+import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
+import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
+import { isCleanJsonError } from '../support/http.js';
 import { recordResult } from '../support/results.js';
 
 // The real docker-compose.yml, restart policies included.
-const project = `webstack-test-faults-${randomBytes(3).toString('hex')}`;
-const env = composeEnv();
+let stack: Stack;
 let port: number;
 
 beforeAll(async () => {
-  await compose(project, ['up', '-d', '--wait'], env);
-  port = await publishedPort(project, env);
+  stack = await startStack({ project: `webstack-test-faults-${randomBytes(3).toString('hex')}` });
+  port = stack.port;
 });
 
 afterAll(async () => {
-  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+  await stack?.stop();
 });
 
-const signal = async (service: string, name: NodeJS.Signals) =>
-  signalMainProcess(await serviceContainer(project, service), name);
+const signal = async (service: string, name: NodeJS.Signals) => signalMainProcess(await stack.container(service), name);
 
-const sql = async (statement: string) => {
-  const result = await execIn(await serviceContainer(project, 'db'), [
-    'sh',
-    '-c',
-    'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -N -B -e "$0" webstack',
-    statement,
-  ]);
-  if (result.exitCode !== 0) throw new Error(`SQL failed (${result.exitCode}): ${result.stderr}`);
-  return result.stdout.trim();
-};
+const sql = (statement: string) => stack.sql(statement);
 
 const ready = async () => (await request(port, '/api/health/ready')).status === 200;
 
-const errorCount = (result: LoadResult) => Object.values(result.errors).reduce((sum, n) => sum + n, 0);
+const errorCount = (result: TrafficResult) => Object.values(result.errors).reduce((sum, n) => sum + n, 0);
 
 describe('durability settings', () => {
   it('flushes the redo log and binlog on every commit, with the doublewrite buffer on', async () => {
@@ -52,16 +49,16 @@ describe('kill -9 of the database during a stream of writes', () => {
     const failures: Record<string, number> = {};
     const tag = randomBytes(4).toString('hex');
     const killAt = 3_000;
-    const kill = new Promise((resolve) => setTimeout(resolve, killAt)).then(() => signal('db', 'SIGKILL'));
+    const kill = sleep(killAt).then(() => signal('db', 'SIGKILL'));
     let written = 0;
-    const writes: LoadRequest[] = [
+    const writes: TrafficRequest[] = [
       {
         weight: 1,
         path: '/api/posts',
         options: () => ({ method: 'POST', body: { author: `crash-${tag}`, body: `write ${written++}` } }),
       },
     ];
-    const result = await runLoad({
+    const result = await runTraffic({
       port,
       connections: 4,
       durationMs: 20_000,
@@ -80,7 +77,7 @@ describe('kill -9 of the database during a stream of writes', () => {
       },
     });
     await kill;
-    await waitUntil('the database restarted and the app is ready', ready, 90_000);
+    await waitFor('the database restarted and the app is ready', ready, { timeoutMs: 90_000 });
 
     const stored = new Map(
       (await sql(`SELECT id, body FROM posts WHERE author = 'crash-${tag}'`))
@@ -90,7 +87,7 @@ describe('kill -9 of the database during a stream of writes', () => {
         .map(([id, body]) => [Number(id), body]),
     );
     const lost = [...acknowledged].filter(([id, body]) => stored.get(id) !== body);
-    const restarts = (await (await serviceContainer(project, 'db')).inspect()).RestartCount;
+    const restarts = (await (await stack.container('db')).inspect()).RestartCount;
     await recordResult('databaseKill', {
       writesAttempted: result.total,
       acknowledged: acknowledged.size,
@@ -109,12 +106,12 @@ describe('kill -9 of the database during a stream of writes', () => {
 describe('kill -9 of the app under load', () => {
   it('comes back by its restart policy, answers JSON 502/503 meanwhile, and serves without errors after', async () => {
     const duringOutage: Record<string, number> = {};
-    const kill = new Promise((resolve) => setTimeout(resolve, 2_000)).then(() => signal('app', 'SIGKILL'));
-    const outage = await runLoad({
+    const kill = sleep(2_000).then(() => signal('app', 'SIGKILL'));
+    const outage = await runTraffic({
       port,
       connections: 8,
       durationMs: 60_000,
-      until: kill.then(() => waitUntil('the app answers again', ready, 60_000)),
+      until: kill.then(() => waitFor('the app answers again', ready, { timeoutMs: 60_000 })),
       mix: readWriteMix,
       onResponse: (_request, response) => {
         if (response.status >= 200 && response.status < 300) return;
@@ -125,7 +122,7 @@ describe('kill -9 of the app under load', () => {
         );
       },
     });
-    const after = await runLoad({ port, connections: 8, durationMs: 5_000, mix: readWriteMix });
+    const after = await runTraffic({ port, connections: 8, durationMs: 5_000, mix: readWriteMix });
     await recordResult('appKill', {
       recoverySeconds: (outageMs(outage.samples) ?? 0) / 1000,
       duringOutage,
@@ -142,11 +139,11 @@ describe('SIGTERM while a slow request is in flight', () => {
   it('finishes that request, refuses new ones cleanly, then the restart policy brings the app back', async () => {
     // A table lock held for 3 s makes a read wait inside the app: a slow request.
     const lock = sql('LOCK TABLES posts WRITE; SELECT SLEEP(3); UNLOCK TABLES;');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     const slow = request(port, '/api/posts?limit=1', { timeoutMs: 20_000 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     await signal('app', 'SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     const during = await request(port, '/api/posts?limit=1');
     const inFlight = await slow;
     await lock;
@@ -155,15 +152,15 @@ describe('SIGTERM while a slow request is in flight', () => {
     expect(inFlight.json().posts).toBeInstanceOf(Array);
     expect([502, 503]).toContain(during.status);
     expect(during.json()).toMatchObject({ statusCode: during.status });
-    await waitUntil('the app is back', ready, 60_000);
+    await waitFor('the app is back', ready, { timeoutMs: 60_000 });
   });
 });
 
 describe('upstream keep-alive race', () => {
   it('after connections sit idle past nginx upstream keepalive_timeout (60 s), writes get no 502', async () => {
     // Open many upstream connections, then leave them idle.
-    await runLoad({ port, connections: 16, durationMs: 2_000, mix: [{ weight: 1, path: '/api/health/live' }] });
-    await new Promise((resolve) => setTimeout(resolve, 62_000));
+    await runTraffic({ port, connections: 16, durationMs: 2_000, mix: [{ weight: 1, path: '/api/health/live' }] });
+    await sleep(62_000);
     const burst = await Promise.all(
       Array.from({ length: 32 }, (_, n) =>
         request(port, '/api/posts', { method: 'POST', body: { author: 'idle', body: `after idle ${n}` } }),
@@ -181,7 +178,7 @@ describe('upstream keep-alive race', () => {
 
 describe('64 concurrent connections for 60 s of mixed reads and writes', () => {
   it('has zero errors', async () => {
-    const result = await runLoad({
+    const result = await runTraffic({
       port,
       connections: 64,
       durationMs: 60_000,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isCleanJsonError, request } from '../support/http.js';
+import { request } from '../../scripts/tool/core/http.js';
+import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
+import { isCleanJsonError } from '../support/http.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
 import { recordResult } from '../support/results.js';
-import { startStack, type Stack } from '../support/stack.js';
 import { corpus, type Expectation, type HostileCase } from './corpus.js';
 
 let stack: Stack;

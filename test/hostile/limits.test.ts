@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from '../support/http.js';
+import { request } from '../../scripts/tool/core/http.js';
+import { defaultRateLimits, startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 import { rawRequest } from '../support/raw-http.js';
 import { recordResult } from '../support/results.js';
-import { defaultRateLimits, startStack, type Stack } from '../support/stack.js';
 
 // The limits as docker-compose.yml sets them by default.
 let stack: Stack;
@@ -18,7 +18,7 @@ function burstDrainMs(rate: string, burst: string): number {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ rateLimits: limits });
+  stack = await startStack({ env: limits });
 });
 
 afterAll(async () => {

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backup, restore } from '../../scripts/ops/backup.js';
-import { readWriteMix, runLoad } from '../../scripts/ops/load.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
-import { request } from '../support/http.js';
-import { IMAGE_TAG } from '../support/images.js';
+import { publishedPort } from '../../scripts/tool/core/docker.js';
+import { request } from '../../scripts/tool/core/http.js';
+import { readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
+import { sleep } from '../../scripts/tool/core/wait.js';
+import { backup, restore } from '../../scripts/tool/local/backup.js';
+import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 
-const project = `webstack-test-${IMAGE_TAG}-backup-${randomBytes(3).toString('hex')}`;
-const env = composeEnv();
+let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), 'wsi-backups-'));
 const quiet = () => undefined;
 let port: number;
@@ -40,15 +40,16 @@ async function allPosts(): Promise<Post[]> {
 const write = async (author: string, body: string) =>
   (await request(port, '/api/posts', { method: 'POST', body: { author, body } })).json<Post>();
 
-async function up(): Promise<void> {
-  await compose(project, ['up', '-d', '--wait'], env);
-  port = await publishedPort(project, env);
-}
+/** The stack's project and environment, as the operations commands take them. */
+const target = () => ({ project: stack.project, env: stack.env });
 
-beforeAll(up);
+beforeAll(async () => {
+  stack = await startStack({ project: `webstack-test-backup-${randomBytes(3).toString('hex')}` });
+  port = stack.port;
+});
 
 afterAll(async () => {
-  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+  await stack?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -59,13 +60,14 @@ describe('backup and restore', () => {
     for (let i = 0; i < 30; i++) await write(`writer ${i % 3}`, `post ${i}: ünïcödé ✓ 𝄞 ${'x'.repeat(i * 60)}`);
     rows = await allPosts();
     expect(rows).toHaveLength(30);
-    const { file: full } = await backup({ project, env, dir, keep: 2, log: quiet });
+    const { file: full } = await backup({ ...target(), dir, keep: 2, log: quiet });
 
-    await compose(project, ['down', '--volumes'], env);
-    await up();
+    await stack.compose(['down', '--volumes']);
+    await stack.compose(['up', '-d', '--wait']);
+    port = await publishedPort(await stack.container('server'));
     expect(await allPosts()).toEqual([]);
 
-    await restore({ project, env, file: full, yes: true, log: quiet });
+    await restore({ ...target(), file: full, yes: true, log: quiet });
     expect(await allPosts()).toEqual(rows);
     // The restored table goes on from where it was: the next id follows the last one.
     expect((await write('after', 'restore')).id).toBe(rows[0]!.id + 1);
@@ -73,7 +75,7 @@ describe('backup and restore', () => {
 
   it('keeps only the newest backups of the project', async () => {
     const made = [];
-    for (let i = 0; i < 3; i++) made.push((await backup({ project, env, dir, keep: 2, log: quiet })).file);
+    for (let i = 0; i < 3; i++) made.push((await backup({ ...target(), dir, keep: 2, log: quiet })).file);
     const kept = readdirSync(dir)
       .filter((name) => name.endsWith('.sql.gz'))
       .map((name) => join(dir, name))
@@ -86,13 +88,13 @@ describe('backup and restore', () => {
     const before = new Map((await allPosts()).map((post) => [post.id, post]));
     let taken: { file: string; startedAt: number; endedAt: number } | undefined;
     const during = (async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await sleep(1_000);
       const startedAt = Math.max(0, ...acknowledged.keys());
-      const { file } = await backup({ project, env, dir, keep: 10, log: quiet });
+      const { file } = await backup({ ...target(), dir, keep: 10, log: quiet });
       taken = { file, startedAt, endedAt: 0 };
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await sleep(1_000);
     })();
-    const load = await runLoad({
+    const load = await runTraffic({
       port,
       connections: 8,
       until: during,
@@ -106,7 +108,7 @@ describe('backup and restore', () => {
     expect(load.failed).toBe(0);
     expect(taken).toBeDefined();
 
-    await restore({ project, env, file: taken!.file, yes: true, log: quiet });
+    await restore({ ...target(), file: taken!.file, yes: true, log: quiet });
     const restored = await allPosts();
     const restoredIds = new Set(restored.map((post) => post.id));
     // Every restored row is one that was written, byte for byte.
@@ -120,7 +122,7 @@ describe('backup and restore', () => {
   });
 
   it('refuses a truncated, corrupt or incomplete backup and leaves the running database untouched', async () => {
-    const { file: latest } = await backup({ project, env, dir, keep: 10, log: quiet });
+    const { file: latest } = await backup({ ...target(), dir, keep: 10, log: quiet });
     const good = readFileSync(latest);
     const truncated = join(dir, 'truncated.sql.gz');
     writeFileSync(truncated, good.subarray(0, Math.floor(good.length / 2)));
@@ -136,22 +138,22 @@ describe('backup and restore', () => {
 
     const sentinel = await write('sentinel', 'written after every backup in this directory');
     const live = await allPosts();
-    await expect(restore({ project, env, file: truncated, yes: true, log: quiet })).rejects.toThrow(
+    await expect(restore({ ...target(), file: truncated, yes: true, log: quiet })).rejects.toThrow(
       /is not a usable backup: it is corrupt or truncated .*nothing was restored/,
     );
-    await expect(restore({ project, env, file: corrupt, yes: true, log: quiet })).rejects.toThrow(
+    await expect(restore({ ...target(), file: corrupt, yes: true, log: quiet })).rejects.toThrow(
       /is not a usable backup: it is corrupt or truncated/,
     );
-    await expect(restore({ project, env, file: incomplete, yes: true, log: quiet })).rejects.toThrow(
+    await expect(restore({ ...target(), file: incomplete, yes: true, log: quiet })).rejects.toThrow(
       /the dump is incomplete \(no "-- Dump completed" line/,
     );
-    await expect(restore({ project, env, file: notADump, yes: true, log: quiet })).rejects.toThrow(
+    await expect(restore({ ...target(), file: notADump, yes: true, log: quiet })).rejects.toThrow(
       /does not start like a mysqldump file/,
     );
-    await expect(restore({ project, env, file: latest, log: quiet })).rejects.toThrow(
+    await expect(restore({ ...target(), file: latest, log: quiet })).rejects.toThrow(
       /confirm interactively or pass --yes/,
     );
-    await expect(restore({ project, env, file: latest, confirm: async () => false, log: quiet })).rejects.toThrow(
+    await expect(restore({ ...target(), file: latest, confirm: async () => false, log: quiet })).rejects.toThrow(
       /cancelled; nothing was changed/,
     );
     expect(await allPosts()).toEqual(live);

@@ -3,27 +3,34 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_PORT, SLOT_PORT, deploy, rollback } from '../../scripts/ops/deploy.js';
-import { docker, lastLogLines, serviceContainer } from '../../scripts/ops/docker.js';
-import { formatCounts, outageMs, readWriteMix, runLoad, type LoadResult } from '../../scripts/ops/load.js';
-import { liveAppPort, reloadGracefully, writeUpstream } from '../../scripts/ops/nginx.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
-import { IMAGE_TAG, images } from '../support/images.js';
+import { buildImage, docker, lastLogLines, removeContainer } from '../../scripts/tool/core/docker.js';
+import { imagesOf } from '../../scripts/tool/core/env.js';
+import { liveAppPort, switchUpstream } from '../../scripts/tool/core/nginx.js';
+import {
+  formatCounts,
+  outageMs,
+  readWriteMix,
+  runTraffic,
+  type TrafficResult,
+} from '../../scripts/tool/core/traffic.js';
+import { sleep } from '../../scripts/tool/core/wait.js';
+import { APP_PORT, SLOT_PORT, deploy, rollback } from '../../scripts/tool/local/deploy.js';
+import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 import { writeResult } from '../support/results.js';
-import { waitUntilReady } from '../support/stack.js';
 
-const project = `webstack-test-${IMAGE_TAG}-deploy-${randomBytes(3).toString('hex')}`;
-const env = composeEnv();
+const images = imagesOf(process.env);
+let stack: Stack;
+/** The stack's project and environment, as the operations commands take them. */
+const target = () => ({ project: stack.project, env: stack.env });
 const CONNECTIONS = 16;
 // A second release that differs from the first by one label, so a rollback is observable.
-const secondRelease = `webstack/app:${IMAGE_TAG}-second-${randomBytes(3).toString('hex')}`;
+const secondRelease = `webstack/app:${images.tag}-second-${randomBytes(3).toString('hex')}`;
 const log: string[] = [];
 const report: string[] = [];
 let port: number;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const liveImage = async () => (await (await serviceContainer(project, 'app')).inspect()).Image;
-function summary(what: string, load: LoadResult): string {
+const liveImage = async () => (await (await stack.container('app')).inspect()).Image;
+function summary(what: string, load: TrafficResult): string {
   const outage = outageMs(load.samples);
   const failing = outage === null ? '' : `, failing for ${(outage / 1000).toFixed(1)} s`;
   return `${what}: ${load.total} requests in ${(load.durationMs / 1000).toFixed(1)} s with ${CONNECTIONS} connections, ${load.failed} failed${failing} (${formatCounts(load)})`;
@@ -32,26 +39,20 @@ function summary(what: string, load: LoadResult): string {
 async function buildSecondRelease(): Promise<void> {
   const context = mkdtempSync(join(tmpdir(), 'wsi-release-'));
   writeFileSync(join(context, 'Dockerfile'), `FROM ${images.app}\nLABEL webstack.release=second\n`);
-  const stream = await docker.buildImage({ context, src: ['Dockerfile'] }, { t: secondRelease });
-  await new Promise((resolve, reject) =>
-    docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve(undefined))),
-  );
+  await buildImage(context, secondRelease);
   rmSync(context, { recursive: true });
 }
 
 beforeAll(async () => {
-  await compose(project, ['up', '-d', '--wait'], env);
-  port = await publishedPort(project, env);
+  stack = await startStack({ project: `webstack-test-deploy-${randomBytes(3).toString('hex')}` });
+  port = stack.port;
   await buildSecondRelease();
 });
 
 afterAll(async () => {
-  await docker
-    .getContainer(`${project}-app-${SLOT_PORT}`)
-    .remove({ force: true })
-    .catch(() => undefined);
-  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
-  const tags = (await docker.listImages({ filters: { reference: [`webstack/app:${IMAGE_TAG}-*`] } })).flatMap(
+  if (stack) await removeContainer(`${stack.project}-app-${SLOT_PORT}`);
+  await stack?.stop();
+  const tags = (await docker.listImages({ filters: { reference: [`webstack/app:${images.tag}-*`] } })).flatMap(
     (i) => i.RepoTags ?? [],
   );
   for (const tag of tags)
@@ -65,17 +66,17 @@ afterAll(async () => {
 describe('zero-downtime deploy, rollback and reload', () => {
   it('loses no request across a deploy, a deploy of another release, a rollback and an nginx reload', async () => {
     const original = await liveImage();
-    const nginx = await serviceContainer(project, 'nginx');
+    const nginx = await stack.container('nginx');
     const operations = (async () => {
       await sleep(1_000);
-      const built = await deploy({ project, env, log: (line) => log.push(line) });
-      const second = await deploy({ project, env, image: secondRelease, log: (line) => log.push(line) });
-      const back = await rollback({ project, env, log: (line) => log.push(line) });
-      const reload = await reloadGracefully(nginx);
+      const built = await deploy({ ...target(), log: (line) => log.push(line) });
+      const second = await deploy({ ...target(), image: secondRelease, log: (line) => log.push(line) });
+      const back = await rollback({ ...target(), log: (line) => log.push(line) });
+      const reload = await switchUpstream(nginx, APP_PORT);
       await sleep(1_000);
       return { built, second, back, reload };
     })();
-    const load = await runLoad({
+    const load = await runTraffic({
       port,
       connections: CONNECTIONS,
       until: operations,
@@ -96,31 +97,39 @@ describe('zero-downtime deploy, rollback and reload', () => {
     expect(await liveImage()).toBe(built.live);
     // At rest: compose's app on 5000, the slot gone, and requests went through the slot meanwhile.
     expect(await liveAppPort(nginx)).toBe(APP_PORT);
-    expect(await docker.listContainers({ all: true, filters: { name: [`${project}-app-${SLOT_PORT}`] } })).toEqual([]);
+    expect(
+      await docker.listContainers({ all: true, filters: { name: [`${stack.project}-app-${SLOT_PORT}`] } }),
+    ).toEqual([]);
     expect(await lastLogLines(nginx, 100_000)).toContain(`"upstream_addr":"127.0.0.1:${SLOT_PORT}"`);
-    const ps = await compose(project, ['ps', '--format', '{{.Service}} {{.State}}'], env);
+    const ps = await stack.compose(['ps', '--format', '{{.Service}} {{.State}}']);
     expect(ps.trim().split('\n').sort()).toEqual(['app running', 'db running', 'nginx running', 'server running']);
   });
 
   it('refuses a release that never becomes ready, and the live app keeps serving', async () => {
-    const app = await serviceContainer(project, 'app');
+    const app = await stack.container('app');
     // The bare Node image: no app in it, so it exits at once instead of becoming ready.
     const attempt = deploy({
-      project,
-      env,
+      ...target(),
       image: images.nodeBase,
       readyTimeoutMs: 20_000,
       log: (line) => log.push(line),
     });
-    const load = await runLoad({ port, connections: 4, until: attempt.catch(() => undefined), maxDurationMs: 60_000 });
+    const load = await runTraffic({
+      port,
+      connections: 4,
+      until: attempt.catch(() => undefined),
+      maxDurationMs: 60_000,
+    });
     await expect(attempt).rejects.toThrow(
       /deploy refused, nothing was switched and the live app keeps serving: the app on port 5001 exited/,
     );
     expect(load.failed).toBe(0);
-    expect((await serviceContainer(project, 'app')).id).toBe(app.id);
+    expect((await stack.container('app')).id).toBe(app.id);
     expect((await app.inspect()).State.Running).toBe(true);
-    expect(await liveAppPort(await serviceContainer(project, 'nginx'))).toBe(APP_PORT);
-    expect(await docker.listContainers({ all: true, filters: { name: [`${project}-app-${SLOT_PORT}`] } })).toEqual([]);
+    expect(await liveAppPort(await stack.container('nginx'))).toBe(APP_PORT);
+    expect(
+      await docker.listContainers({ all: true, filters: { name: [`${stack.project}-app-${SLOT_PORT}`] } }),
+    ).toEqual([]);
   });
 
   it('finishes a deploy that stopped half-way, still without a failed request', async () => {
@@ -133,31 +142,39 @@ describe('zero-downtime deploy, rollback and reload', () => {
         log.push(line);
         if (line.includes('recording releases')) throw interrupted;
       };
-      await expect(deploy({ project, env, image: secondRelease, log: stopAtRecording })).rejects.toBe(interrupted);
-      expect(await liveAppPort(await serviceContainer(project, 'nginx'))).toBe(SLOT_PORT);
-      const finished = await deploy({ project, env, log: (line) => log.push(line) });
+      await expect(deploy({ ...target(), image: secondRelease, log: stopAtRecording })).rejects.toBe(interrupted);
+      expect(await liveAppPort(await stack.container('nginx'))).toBe(SLOT_PORT);
+      const finished = await deploy({ ...target(), log: (line) => log.push(line) });
       await sleep(1_000);
       return finished;
     })();
-    const load = await runLoad({ port, connections: 8, until: operations, maxDurationMs: 120_000, mix: readWriteMix });
+    const load = await runTraffic({
+      port,
+      connections: 8,
+      until: operations,
+      maxDurationMs: 120_000,
+      mix: readWriteMix,
+    });
     const finished = await operations;
     expect(load.failed).toBe(0);
     expect(finished.previous).toBe(before);
     expect(await liveImage()).toBe((await docker.getImage(secondRelease).inspect()).Id);
-    expect(await liveAppPort(await serviceContainer(project, 'nginx'))).toBe(APP_PORT);
-    expect(await docker.listContainers({ all: true, filters: { name: [`${project}-app-${SLOT_PORT}`] } })).toEqual([]);
+    expect(await liveAppPort(await stack.container('nginx'))).toBe(APP_PORT);
+    expect(
+      await docker.listContainers({ all: true, filters: { name: [`${stack.project}-app-${SLOT_PORT}`] } }),
+    ).toEqual([]);
   });
 
   it('with keep-alive clients, reloads only ever reset an idle reused connection: no HTTP error', async () => {
-    const nginx = await serviceContainer(project, 'nginx');
+    const nginx = await stack.container('nginx');
     const reloads = (async () => {
       for (let i = 0; i < 5; i++) {
         await sleep(500);
-        await reloadGracefully(nginx);
+        await switchUpstream(nginx, APP_PORT);
       }
       await sleep(500);
     })();
-    const load = await runLoad({
+    const load = await runTraffic({
       port,
       connections: CONNECTIONS,
       keepAlive: true,
@@ -174,23 +191,22 @@ describe('zero-downtime deploy, rollback and reload', () => {
   });
 
   it('keeps a switched upstream across an nginx recreate', async () => {
-    await writeUpstream(await serviceContainer(project, 'nginx'), SLOT_PORT);
-    await compose(project, ['up', '-d', '--wait', '--no-deps', '--force-recreate', 'nginx'], env);
-    const recreated = await serviceContainer(project, 'nginx');
+    await switchUpstream(await stack.container('nginx'), SLOT_PORT);
+    await stack.compose(['up', '-d', '--wait', '--no-deps', '--force-recreate', 'nginx']);
+    const recreated = await stack.container('nginx');
     expect(await liveAppPort(recreated)).toBe(SLOT_PORT);
-    await writeUpstream(recreated, APP_PORT);
-    await reloadGracefully(recreated);
+    await switchUpstream(recreated, APP_PORT);
     await waitUntilReady(port);
   });
 
   it('measures what the naive `docker compose up -d --force-recreate app` loses, with the same load', async () => {
     const recreate = (async () => {
       await sleep(1_000);
-      await compose(project, ['up', '-d', '--force-recreate', 'app'], env);
+      await stack.compose(['up', '-d', '--force-recreate', 'app']);
       await waitUntilReady(port);
       await sleep(1_000);
     })();
-    const load = await runLoad({
+    const load = await runTraffic({
       port,
       connections: CONNECTIONS,
       until: recreate,

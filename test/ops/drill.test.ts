@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drill, formatDrill } from '../../scripts/ops/drill.js';
-import { compose, composeEnv } from '../support/compose.js';
-import { IMAGE_TAG } from '../support/images.js';
+import { drill, formatDrill } from '../../scripts/tool/local/drill.js';
+import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 import { writeResult } from '../support/results.js';
-import { waitUntilReady } from '../support/stack.js';
 
-const project = `webstack-test-${IMAGE_TAG}-drill-${randomBytes(3).toString('hex')}`;
+let stack: Stack;
 let port: number;
-let env: NodeJS.ProcessEnv;
 
 /** A port free right now: the drill restarts the server container, so it must stay the same. */
 const freePort = () =>
@@ -23,19 +20,21 @@ const freePort = () =>
 
 beforeAll(async () => {
   port = await freePort();
-  env = composeEnv({ HTTP_PORT: String(port) });
-  await compose(project, ['up', '-d', '--wait'], env);
+  stack = await startStack({
+    project: `webstack-test-drill-${randomBytes(3).toString('hex')}`,
+    env: { HTTP_PORT: String(port) },
+  });
 });
 
 afterAll(async () => {
-  await compose(project, ['down', '--volumes', '--remove-orphans'], env);
+  await stack?.stop();
 });
 
 describe('the single point of failure, measured', () => {
   it('stops, then crashes, each part under load: every outage is seen, nothing acknowledged is lost', async () => {
     const rows = await drill({
-      project,
-      env,
+      project: stack.project,
+      env: stack.env,
       connections: 4,
       selfRecoveryCapMs: 20_000,
       stoppedWatchMs: 3_000,

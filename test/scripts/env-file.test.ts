@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../support/compose.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 
 const run = promisify(execFile);
 

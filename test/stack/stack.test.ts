@@ -1,7 +1,9 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, waitUntil } from '../support/http.js';
-import { docker, startStack, waitUntilReady, type Stack } from '../support/stack.js';
+import { execIn, logText } from '../../scripts/tool/core/docker.js';
+import { request } from '../../scripts/tool/core/http.js';
+import { waitFor } from '../../scripts/tool/core/wait.js';
+import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 
 let stack: Stack;
 
@@ -31,10 +33,10 @@ function canConnect(host: string, port: number, timeoutMs = 2_000): Promise<bool
   });
 }
 
-describe('the stack through nginx (testcontainers, repo images)', () => {
+describe('the stack through nginx (docker-compose.yml, repo images)', () => {
   it('has an nginx configuration that passes nginx -t', async () => {
-    const { exitCode, output } = await stack.nginx.exec(['nginx', '-t']);
-    expect(output).toContain('syntax is ok');
+    const { exitCode, stdout, stderr } = await execIn(await stack.container('nginx'), ['nginx', '-t']);
+    expect(stdout + stderr).toContain('syntax is ok');
     expect(exitCode).toBe(0);
   });
 
@@ -84,13 +86,10 @@ describe('the stack through nginx (testcontainers, repo images)', () => {
     const api = await get('/api/health/live');
     const id = api.headers['x-request-id'] as string;
     expect(id).toMatch(/^[0-9a-f]{32}$/);
-    await waitUntil(
+    await waitFor(
       'the app logged the request id',
-      async () => {
-        const logs = await docker.getContainer(stack.app.getId()).logs({ stdout: true, stderr: true, follow: false });
-        return logs.toString('utf8').includes(`"requestId":"${id}"`);
-      },
-      10_000,
+      async () => (await logText(await stack.container('app'))).includes(`"requestId":"${id}"`),
+      { timeoutMs: 10_000 },
     );
   });
 
@@ -144,7 +143,7 @@ describe('the stack through nginx (testcontainers, repo images)', () => {
   });
 
   it('exposes only nginx: port 80 is the only published port, 5000 and 3306 refuse outside connections', async () => {
-    const info = await docker.getContainer(stack.server.getId()).inspect();
+    const info = await (await stack.container('server')).inspect();
     expect(Object.keys(info.NetworkSettings.Ports ?? {})).toEqual(['80/tcp']);
     const address = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress;
     expect(address).toBeTruthy();
@@ -153,14 +152,18 @@ describe('the stack through nginx (testcontainers, repo images)', () => {
     expect(await canConnect(address!, 5000)).toBe(false);
     expect(await canConnect(address!, 3306)).toBe(false);
     // Inside the namespace both are there, on loopback.
-    expect((await stack.nginx.exec(['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/5000'])).exitCode).toBe(0);
-    expect((await stack.nginx.exec(['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/3306'])).exitCode).toBe(0);
+    expect(
+      (await execIn(await stack.container('nginx'), ['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/5000'])).exitCode,
+    ).toBe(0);
+    expect(
+      (await execIn(await stack.container('nginx'), ['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/3306'])).exitCode,
+    ).toBe(0);
   });
 });
 
 describe('failures of one part (the single point of failure, contained)', () => {
   it('while the app is down: /api/ is a JSON 502, the site still loads; then it recovers', async () => {
-    const app = docker.getContainer(stack.app.getId());
+    const app = await stack.container('app');
     await app.stop({ t: 10 });
     try {
       const api = await get('/api/posts');
@@ -180,26 +183,28 @@ describe('failures of one part (the single point of failure, contained)', () => 
 
   it('keeps data across an app restart', async () => {
     const post = (await createPost('survivor', 'before app restart')).json();
-    await docker.getContainer(stack.app.getId()).restart({ t: 10 });
+    await (await stack.container('app')).restart({ t: 10 });
     await waitUntilReady(stack.port);
     expect((await get(`/api/posts/${post.id}`)).json()).toEqual(post);
   });
 
   it('keeps data across a database container restart, and the pool recovers without an app restart', async () => {
     const post = (await createPost('survivor', 'before db restart')).json();
-    const appStartedAt = (await docker.getContainer(stack.app.getId()).inspect()).State.StartedAt;
-    await docker.getContainer(stack.db.getId()).restart({ t: 30 });
+    const appStartedAt = (await (await stack.container('app')).inspect()).State.StartedAt;
+    await (await stack.container('db')).restart({ t: 30 });
     await waitUntilReady(stack.port);
     expect((await get(`/api/posts/${post.id}`)).json()).toEqual(post);
     expect((await createPost('after', 'db restart')).status).toBe(201);
-    expect((await docker.getContainer(stack.app.getId()).inspect()).State.StartedAt).toBe(appStartedAt);
+    expect((await (await stack.container('app')).inspect()).State.StartedAt).toBe(appStartedAt);
   });
 
   it('reports ready 503 with a JSON reason while the database is stopped, 200 once it is back', async () => {
-    const db = docker.getContainer(stack.db.getId());
+    const db = await stack.container('db');
     await db.stop({ t: 30 });
     try {
-      await waitUntil('ready turns 503', async () => (await get('/api/health/ready')).status === 503, 30_000);
+      await waitFor('ready turns 503', async () => (await get('/api/health/ready')).status === 503, {
+        timeoutMs: 30_000,
+      });
       const ready = await get('/api/health/ready');
       expect(ready.json()).toMatchObject({
         status: 'unavailable',

@@ -1,8 +1,10 @@
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
-import { REPO_ROOT, healthcheckOf, secret } from './compose.js';
-import { images } from './images.js';
+import { composeService } from '../../scripts/tool/core/compose.js';
+import { imagesOf } from '../../scripts/tool/core/env.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
+import { secret } from '../../scripts/tool/testing/stack.js';
 
-export const DB_CONFIG_FILE = { source: `${REPO_ROOT}db/conf/webstack.cnf`, target: '/etc/mysql/conf.d/webstack.cnf' };
+const DB_CONFIG_FILE = { source: `${REPO_ROOT}db/conf/webstack.cnf`, target: '/etc/mysql/conf.d/webstack.cnf' };
 
 export interface TestDatabase {
   container: StartedTestContainer;
@@ -10,13 +12,25 @@ export interface TestDatabase {
   rootPassword: string;
 }
 
-/** Environment of the database container, as docker-compose.yml gives it. */
-export function databaseEnvironment(password: string, rootPassword: string) {
+const durationMs = (value: string | undefined, fallback: number) => {
+  const match = value ? /^(\d+)(ms|s|m)$/.exec(value) : null;
+  if (!match) return fallback;
+  return Number(match[1]) * ({ ms: 1, s: 1_000, m: 60_000 } as const)[match[2] as 'ms' | 's' | 'm'];
+};
+
+/** The db service's healthcheck from docker-compose.yml, in testcontainers' terms, polled faster. */
+function databaseHealthcheck() {
+  const check = composeService('db').healthcheck;
+  if (!check) throw new Error('service db has no healthcheck in docker-compose.yml');
+  const [kind, ...rest] = check.test;
+  if (kind !== 'CMD-SHELL') throw new Error(`service db: expected a CMD-SHELL healthcheck, not ${kind}`);
   return {
-    MYSQL_ROOT_PASSWORD: rootPassword,
-    MYSQL_DATABASE: 'webstack',
-    MYSQL_USER: 'webstack',
-    MYSQL_PASSWORD: password,
+    // Compose escapes $ as $$ in the file; the engine wants a single $.
+    test: ['CMD-SHELL', rest.join(' ').replaceAll('$$', '$')] as ['CMD-SHELL', string],
+    interval: 1_000,
+    timeout: durationMs(check.timeout, 5_000),
+    retries: 120,
+    startPeriod: durationMs(check.start_period, 0),
   };
 }
 
@@ -28,12 +42,17 @@ export function databaseEnvironment(password: string, rootPassword: string) {
 export async function startDatabase(): Promise<TestDatabase> {
   const password = secret();
   const rootPassword = secret();
-  const container = await new GenericContainer(images.mysql)
-    .withEnvironment(databaseEnvironment(password, rootPassword))
+  const container = await new GenericContainer(imagesOf(process.env).mysql)
+    .withEnvironment({
+      MYSQL_ROOT_PASSWORD: rootPassword,
+      MYSQL_DATABASE: 'webstack',
+      MYSQL_USER: 'webstack',
+      MYSQL_PASSWORD: password,
+    })
     .withCopyFilesToContainer([DB_CONFIG_FILE])
     .withCommand(['--bind-address=0.0.0.0'])
     .withExposedPorts(3306)
-    .withHealthCheck(healthcheckOf('db'))
+    .withHealthCheck(databaseHealthcheck())
     .withWaitStrategy(Wait.forHealthCheck())
     .withStartupTimeout(180_000)
     .start();

@@ -1,11 +1,13 @@
-import { compose, composeEnv } from './compose.js';
-import { IMAGE_TAG, images } from './images.js';
+import { compose } from '../../scripts/tool/core/compose.js';
+import { imagesOf } from '../../scripts/tool/core/env.js';
+import { isolatedEnv } from '../../scripts/tool/testing/stack.js';
 
 // Builds the stack's own images once, through docker-compose.yml (the one definition of
 // how they are built), before any test file starts containers from them.
 export default async function setup(): Promise<void> {
   const started = Date.now();
+  const images = imagesOf(process.env);
   process.stdout.write(`building ${images.app} and ${images.nginx} from docker-compose.yml\n`);
-  await compose(`webstack-test-build-${IMAGE_TAG}`, ['build', 'app', 'nginx'], composeEnv());
+  await compose(`webstack-test-build-${images.tag}`, ['build', 'app', 'nginx'], isolatedEnv(process.env));
   process.stdout.write(`images built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -1,6 +1,3 @@
-// The HTTP client lives with the operations scripts, which use it too.
-export { request, waitUntil, type HttpRequest, type HttpResponse } from '../../scripts/ops/http.js';
-
 /** A clear JSON error: a JSON body whose statusCode matches the response, with error and message. */
 export function isCleanJsonError(status: number, body: string, contentType: unknown): boolean {
   if (!String(contentType).startsWith('application/json')) return false;

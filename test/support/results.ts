@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { REPO_ROOT } from '../../scripts/ops/compose.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 
 /** Writes a measured result where the README's figures are copied from (test/results/, git-ignored). */
 export function writeResult(name: string, text: string): void {

@@ -1,0 +1,239 @@
+import os from 'node:os';
+import type Docker from 'dockerode';
+import { cpuTimeNs, peakRssMiB, resetPeakRss } from '../core/docker.js';
+import {
+  BARE_NGINX_PORT,
+  TWO_APPS_NGINX_PORT,
+  openStack,
+  seedPosts,
+  type BenchStack,
+  type StackOptions,
+} from './stack.js';
+import { buildGenerator, runWrk, type Generator, type WrkResult } from './wrk.js';
+
+export interface BenchOptions extends StackOptions {
+  /** Measured seconds per step, after `warmupSeconds` of the same load. */
+  seconds: number;
+  /**
+   * Times the per-route table is measured, interleaved; each step reports its median
+   * round, so a burst of someone else's load on the machine skews one round, not a ratio.
+   */
+  rounds: number;
+  warmupSeconds: number;
+  /** Connections for the per-route table. */
+  connections: number;
+  /** Connection counts of the sweep on the API read route. */
+  sweep: number[];
+  /** Posts the table holds before the run (topped up once, never removed). */
+  posts: number;
+  /** CPUs the load generator is pinned to, or undefined to let it float. */
+  generatorCpus: string | undefined;
+  generatorImage: string;
+}
+
+/** Where the load goes in: the published port from the host, or a process inside the namespace. */
+export type Via = 'published port' | 'nginx' | 'app direct' | 'bare nginx' | 'nginx, 2 apps';
+
+export interface Step {
+  route: string;
+  via: Via;
+  connections: number;
+  result: WrkResult;
+  /** Peak RSS of the app process(es) during the step, MiB (the larger of two with 2 apps). */
+  appRssMiB: number;
+  /** Database CPU during the step, percent of one core. */
+  dbCpuPercent: number;
+}
+
+export interface Ratio {
+  name: string;
+  value: number;
+  /** Minimum the issue asks for, if any. */
+  target?: number;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  machine: { cpus: number; cpuModel: string; loadAverage: number[] };
+  options: Pick<
+    BenchOptions,
+    'seconds' | 'rounds' | 'warmupSeconds' | 'connections' | 'sweep' | 'posts' | 'generatorCpus'
+  >;
+  seeded: { before: number; inserted: number };
+  steps: Step[];
+  sweep: Step[];
+  /** Smallest connection count of the sweep reaching 90 % of its peak throughput. */
+  kneeConnections: number;
+  ratios: Ratio[];
+  maxAppRssMiB: number;
+  sweepErrorsUpToKnee: number;
+}
+
+export const POST_BODY = JSON.stringify({ author: 'bench', body: 'A post written by the benchmark, about this long.' });
+export const STATIC_ASSET = '/assets/style.css';
+export const API_READ = '/api/posts';
+
+interface Route {
+  name: string;
+  path: string;
+  body?: string;
+  via: Via[];
+}
+
+export const ROUTES: Route[] = [
+  { name: 'static asset', path: STATIC_ASSET, via: ['published port', 'nginx', 'bare nginx'] },
+  { name: 'front page', path: '/', via: ['published port', 'nginx'] },
+  { name: 'GET /api/posts', path: API_READ, via: ['published port', 'nginx', 'app direct', 'nginx, 2 apps'] },
+  { name: 'POST /api/posts', path: API_READ, body: POST_BODY, via: ['published port', 'nginx', 'app direct'] },
+  { name: 'GET /api/health/live', path: '/api/health/live', via: ['published port', 'nginx', 'app direct'] },
+];
+
+function target(stack: BenchStack, via: Via): { network: string; base: string } {
+  switch (via) {
+    case 'published port':
+      return { network: 'host', base: `http://127.0.0.1:${stack.publishedPort}` };
+    case 'nginx':
+      return { network: stack.namespace, base: 'http://127.0.0.1:80' };
+    case 'app direct':
+      return { network: stack.namespace, base: 'http://127.0.0.1:5000' };
+    case 'bare nginx':
+      return { network: stack.namespace, base: `http://127.0.0.1:${BARE_NGINX_PORT}` };
+    case 'nginx, 2 apps':
+      return { network: stack.namespace, base: `http://127.0.0.1:${TWO_APPS_NGINX_PORT}` };
+  }
+}
+
+const rps = (steps: Step[], route: string, via: Via) => {
+  const step = steps.find((s) => s.route === route && s.via === via);
+  if (!step) throw new Error(`no step ${route} via ${via}`);
+  return step.result.requestsPerSecond;
+};
+
+/** The round with the median throughput (the upper one of an even count). */
+function medianStep(rounds: Step[]): Step {
+  const sorted = [...rounds].sort((a, b) => a.result.requestsPerSecond - b.result.requestsPerSecond);
+  return sorted[Math.floor(sorted.length / 2)] as Step;
+}
+
+/** One load step: warm-up, then measured, with the app's peak RSS and the database's CPU. */
+async function measure(
+  ctx: { stack: BenchStack; generator: Generator; opts: BenchOptions; secondApp: Docker.Container | undefined },
+  route: Route,
+  via: Via,
+  connections: number,
+): Promise<Step> {
+  const { stack, generator, opts } = ctx;
+  const { network, base } = target(stack, via);
+  const apps = via === 'nginx, 2 apps' && ctx.secondApp ? [stack.app, ctx.secondApp] : [stack.app];
+  const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
+  if (opts.warmupSeconds > 0) await runWrk(generator, { ...load, seconds: opts.warmupSeconds });
+  await Promise.all(apps.map(resetPeakRss));
+  const cpuBefore = await cpuTimeNs(stack.db);
+  const started = process.hrtime.bigint();
+  const result = await runWrk(generator, { ...load, seconds: opts.seconds });
+  const wallNs = Number(process.hrtime.bigint() - started);
+  const dbCpuPercent = (((await cpuTimeNs(stack.db)) - cpuBefore) / wallNs) * 100;
+  const appRssMiB = Math.max(...(await Promise.all(apps.map(peakRssMiB))));
+  opts.log(
+    `${route.name.padEnd(21)} ${via.padEnd(15)} c=${String(connections).padStart(3)} ` +
+      `${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${result.p99Ms.toFixed(1)} ms  ` +
+      `errors ${result.errors}  non-2xx ${result.non2xx}`,
+  );
+  return { route: route.name, via, connections, result, appRssMiB, dbCpuPercent };
+}
+
+/** The ratios the issue sets targets for, and the ones that explain them, from one run's steps. */
+function ratiosOf(steps: Step[]): Ratio[] {
+  const read = 'GET /api/posts';
+  const asset = 'static asset';
+  return [
+    {
+      name: 'API read: through nginx ÷ direct to the app',
+      value: rps(steps, read, 'nginx') / rps(steps, read, 'app direct'),
+      target: 0.85,
+    },
+    {
+      name: 'static asset: our nginx ÷ bare stock nginx',
+      value: rps(steps, asset, 'nginx') / rps(steps, asset, 'bare nginx'),
+      target: 0.9,
+    },
+    {
+      name: 'API read: published port ÷ inside the namespace',
+      value: rps(steps, read, 'published port') / rps(steps, read, 'nginx'),
+    },
+    {
+      name: 'static asset: published port ÷ inside the namespace',
+      value: rps(steps, asset, 'published port') / rps(steps, asset, 'nginx'),
+    },
+    { name: 'API read: 2 app processes ÷ 1', value: rps(steps, read, 'nginx, 2 apps') / rps(steps, read, 'nginx') },
+  ];
+}
+
+/** The knee (fewest connections reaching 90 % of the sweep's peak) and the errors up to it. */
+export function kneeOf(sweep: Step[]): { knee: Step; errorsUpToKnee: number } {
+  const peak = Math.max(...sweep.map((s) => s.result.requestsPerSecond));
+  const knee = sweep.find((s) => s.result.requestsPerSecond >= 0.9 * peak) as Step;
+  const errorsUpToKnee = sweep
+    .filter((s) => s.connections <= knee.connections)
+    .reduce((sum, s) => sum + s.result.errors + s.result.non2xx, 0);
+  return { knee, errorsUpToKnee };
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  opts.log(`building the load generator image ${opts.generatorImage} (wrk from Debian)`);
+  await buildGenerator(opts.generatorImage, opts.nginxBaseImage);
+  const stack = await openStack(opts);
+  try {
+    opts.log(`seeding: topping posts up to ${opts.posts}`);
+    const seeded = await seedPosts(stack.db, opts.posts);
+    opts.log(`posts: ${seeded.before} before, ${seeded.inserted} inserted`);
+    await stack.startBareNginx();
+    const generator: Generator = {
+      image: opts.generatorImage,
+      cpus: opts.generatorCpus,
+      containerName: `${opts.project}-load`,
+      labels: { 'webstack.bench': opts.project },
+    };
+    const ctx = { stack, generator, opts, secondApp: (await stack.startSecondApp()).app };
+
+    // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.
+    const pairs = ROUTES.flatMap((route) => route.via.map((via) => ({ route, via })));
+    const rounds: Step[][] = pairs.map(() => []);
+    for (let round = 1; round <= opts.rounds; round++) {
+      opts.log(`per-route table, round ${round} of ${opts.rounds}`);
+      for (const [i, { route, via }] of pairs.entries())
+        rounds[i]?.push(await measure(ctx, route, via, opts.connections));
+    }
+    const steps = rounds.map(medianStep);
+    // The sweep measures one server: one app process again.
+    await stack.stopSecondApp();
+    const readRoute = ROUTES.find((r) => r.name === 'GET /api/posts') as Route;
+    const sweep: Step[] = [];
+    for (const connections of opts.sweep) sweep.push(await measure(ctx, readRoute, 'nginx', connections));
+    const { knee, errorsUpToKnee } = kneeOf(sweep);
+
+    return {
+      startedAt,
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadAverage: os.loadavg() },
+      options: {
+        seconds: opts.seconds,
+        rounds: opts.rounds,
+        warmupSeconds: opts.warmupSeconds,
+        connections: opts.connections,
+        sweep: opts.sweep,
+        posts: opts.posts,
+        generatorCpus: opts.generatorCpus,
+      },
+      seeded,
+      steps,
+      sweep,
+      kneeConnections: knee.connections,
+      ratios: ratiosOf(steps),
+      maxAppRssMiB: Math.max(...steps.map((s) => s.appRssMiB), ...sweep.map((s) => s.appRssMiB)),
+      sweepErrorsUpToKnee: errorsUpToKnee,
+    };
+  } finally {
+    await stack.close();
+  }
+}

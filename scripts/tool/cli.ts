@@ -1,0 +1,90 @@
+// The operating tool's one entry: scripts/deploy, rollback, backup, restore, drill and bench
+// are links to scripts/tool/command, which runs this file with the command's name.
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { bench } from './bench/main.js';
+import { wholeNumber } from './core/args.js';
+import { defaultTarget } from './core/compose.js';
+import { REPO_ROOT } from './core/paths.js';
+import { backup, restore } from './local/backup.js';
+import { deploy, rollback } from './local/deploy.js';
+import { drill, formatDrill } from './local/drill.js';
+import { reliabilityReport } from './report/reliability.js';
+
+const usage = `usage:
+  scripts/deploy [--image REF]   build the working tree's app and switch to it without downtime
+  scripts/rollback               switch back to the previous release the same way
+  scripts/backup [--dir DIR] [--keep N]
+                                 consistent compressed dump (default db/backups/, keep 7)
+  scripts/restore FILE [--yes]   check FILE is a complete dump, then replace the database with it
+  scripts/drill [--connections N] [--cap SECONDS] [--watch SECONDS]
+                                 stop, then kill, each part under load; print what users saw
+  scripts/bench [options]        measure the stack (npm run bench; --help for its options)
+  npm run report:reliability     the README's Reliability section from the last test run`;
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    throw new Error('restore overwrites the database: run it in a terminal to confirm, or pass --yes');
+  }
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await prompt.question(`${question} [y/N] `);
+  prompt.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  async deploy(args) {
+    const { values } = parseArgs({ args, options: { image: { type: 'string' } } });
+    await deploy({ ...defaultTarget(), image: values.image });
+  },
+  async rollback(args) {
+    parseArgs({ args, options: {} });
+    await rollback(defaultTarget());
+  },
+  async backup(args) {
+    const { values } = parseArgs({ args, options: { dir: { type: 'string' }, keep: { type: 'string' } } });
+    await backup({
+      ...defaultTarget(),
+      dir: values.dir ?? `${REPO_ROOT}db/backups`,
+      keep: wholeNumber('keep', values.keep, 7),
+    });
+  },
+  async restore(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { yes: { type: 'boolean', short: 'y' } },
+    });
+    const [file] = positionals;
+    if (!file || positionals.length > 1) throw new Error('give exactly one backup file: scripts/restore FILE [--yes]');
+    await restore({ ...defaultTarget(), file, yes: values.yes, confirm });
+  },
+  async drill(args) {
+    const { values } = parseArgs({
+      args,
+      options: { connections: { type: 'string' }, cap: { type: 'string' }, watch: { type: 'string' } },
+    });
+    const rows = await drill({
+      ...defaultTarget(),
+      connections: wholeNumber('connections', values.connections, 4),
+      selfRecoveryCapMs: wholeNumber('cap', values.cap, 60) * 1000,
+      stoppedWatchMs: wholeNumber('watch', values.watch, 10) * 1000,
+    });
+    console.log(`\n${formatDrill(rows)}`);
+  },
+  bench,
+  'reliability-report': reliabilityReport,
+};
+
+const [name = '', ...args] = process.argv.slice(2);
+const command = commands[name];
+if (!command) {
+  console.error(usage);
+  process.exit(2);
+}
+try {
+  await command(args);
+} catch (err) {
+  console.error(`${name} failed: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { loadEnv } from './env.js';
+import { COMPOSE_FILE, REPO_ROOT } from './paths.js';
+
+const run = promisify(execFile);
+
+/** The stack a command works on: its compose project and environment. */
+export interface StackTarget {
+  project: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The stack scripts/up starts: compose's project (COMPOSE_PROJECT_NAME or the file's name), with .env. */
+export function defaultTarget(): StackTarget {
+  const env = loadEnv();
+  return { project: env.COMPOSE_PROJECT_NAME ?? 'webstack', env };
+}
+
+/** Runs `docker compose` on the repo's compose file; throws with its output on failure. */
+export async function compose(project: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    const { stdout } = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', project, ...args], {
+      env,
+      cwd: REPO_ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (err) {
+    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
+    throw new Error(`docker compose ${args.join(' ')} failed:\n${stdout}\n${stderr}`, { cause: err });
+  }
+}
+
+export interface ComposeHealthcheck {
+  test: string[];
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  start_period?: string;
+}
+
+export interface ComposeService {
+  command?: string[];
+  environment?: Record<string, string> | string[];
+  healthcheck?: ComposeHealthcheck;
+}
+
+let composeFile: { services: Record<string, ComposeService> } | undefined;
+
+/** One service as docker-compose.yml defines it (read once, on first use). */
+export function composeService(name: string): ComposeService {
+  composeFile ??= parse(readFileSync(COMPOSE_FILE, 'utf8')) as { services: Record<string, ComposeService> };
+  const service = composeFile.services[name];
+  if (!service) throw new Error(`docker-compose.yml has no service ${name}`);
+  return service;
+}
+
+/** The default a service's `NAME: ${NAME:-default}` environment entry gives, as compose would. */
+export function composeDefault(service: string, name: string): string {
+  const environment = composeService(service).environment;
+  const entry = Array.isArray(environment) ? undefined : environment?.[name];
+  const value = entry === undefined ? undefined : /^\$\{[A-Z_]+:-(.*)\}$/.exec(entry)?.[1];
+  if (value === undefined) throw new Error(`docker-compose.yml: ${service}.${name} has no \${${name}:-default}`);
+  return value;
+}
