@@ -1,8 +1,11 @@
 import os from 'node:os';
 import { cpuTimeNs, peakRssMiB, resetPeakRss } from './docker.js';
+import { cpuTimeMs, logPipelinePids } from './log-pipeline.js';
 import {
   BARE_NGINX_PORT,
   TWO_APPS_NGINX_PORT,
+  UNLOGGED_APP_PORT,
+  UNLOGGED_NGINX_PORT,
   openStack,
   seedPosts,
   type BenchStack,
@@ -31,7 +34,14 @@ export interface BenchOptions extends StackOptions {
 }
 
 /** Where the load goes in: the published port from the host, or a process inside the namespace. */
-export type Via = 'published port' | 'nginx' | 'app direct' | 'bare nginx' | 'nginx, 2 apps';
+export type Via =
+  | 'published port'
+  | 'nginx'
+  | 'app direct'
+  | 'bare nginx'
+  | 'nginx, 2 apps'
+  | 'nginx, logging off'
+  | 'app direct, logging off';
 
 export interface Step {
   route: string;
@@ -42,6 +52,8 @@ export interface Step {
   appRssMiB: number;
   /** Database CPU during the step, percent of one core. */
   dbCpuPercent: number;
+  /** CPU of dockerd plus the stack's containerd-shims during the step, ms per 1,000 requests. */
+  logCpuMsPer1k: number;
 }
 
 export interface Ratio {
@@ -80,9 +92,13 @@ interface Route {
 }
 
 export const ROUTES: Route[] = [
-  { name: 'static asset', path: STATIC_ASSET, via: ['published port', 'nginx', 'bare nginx'] },
+  { name: 'static asset', path: STATIC_ASSET, via: ['published port', 'nginx', 'bare nginx', 'nginx, logging off'] },
   { name: 'front page', path: '/', via: ['published port', 'nginx'] },
-  { name: 'GET /api/posts', path: API_READ, via: ['published port', 'nginx', 'app direct', 'nginx, 2 apps'] },
+  {
+    name: 'GET /api/posts',
+    path: API_READ,
+    via: ['published port', 'nginx', 'app direct', 'nginx, 2 apps', 'nginx, logging off', 'app direct, logging off'],
+  },
   { name: 'POST /api/posts', path: API_READ, body: POST_BODY, via: ['published port', 'nginx', 'app direct'] },
   { name: 'GET /api/health/live', path: '/api/health/live', via: ['published port', 'nginx', 'app direct'] },
 ];
@@ -99,6 +115,10 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: `http://127.0.0.1:${BARE_NGINX_PORT}` };
     case 'nginx, 2 apps':
       return { network: stack.namespace, base: `http://127.0.0.1:${TWO_APPS_NGINX_PORT}` };
+    case 'nginx, logging off':
+      return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_NGINX_PORT}` };
+    case 'app direct, logging off':
+      return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_APP_PORT}` };
   }
 }
 
@@ -124,7 +144,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     log(`seeding: topping posts up to ${opts.posts}`);
     const seeded = await seedPosts(stack.db, opts.posts);
     log(`posts: ${seeded.before} before, ${seeded.inserted} inserted`);
-    await stack.startBareNginx();
+    const bareNginx = await stack.startBareNginx();
 
     const generator: Generator = {
       image: opts.generatorImage,
@@ -133,20 +153,42 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       label: `webstack.bench=${opts.project}`,
     };
     const secondApp = await stack.startSecondApp();
+    const unlogged = await stack.startUnlogged();
+    // Whose shims count: every container of this stack that serves the load (not wrk's).
+    const stackContainers = [
+      stack.server,
+      stack.db,
+      stack.app,
+      stack.nginx,
+      bareNginx,
+      secondApp.app,
+      secondApp.nginx,
+      unlogged.app,
+      unlogged.nginx,
+    ];
 
     const measure = async (route: Route, via: Via, connections: number): Promise<Step> => {
       const { network, base } = target(stack, via);
-      const apps = via === 'nginx, 2 apps' ? [stack.app, secondApp.app] : [stack.app];
+      const apps =
+        via === 'nginx, 2 apps'
+          ? [stack.app, secondApp.app]
+          : via.endsWith('logging off')
+            ? [unlogged.app]
+            : [stack.app];
       const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
       if (opts.warmupSeconds > 0) await runLoad(generator, { ...load, seconds: opts.warmupSeconds });
       await Promise.all(apps.map(resetPeakRss));
+      const pipeline = logPipelinePids(stackContainers);
       const cpuBefore = await cpuTimeNs(stack.db);
+      const pipelineBefore = cpuTimeMs(pipeline);
       const started = process.hrtime.bigint();
       const result = await runLoad(generator, { ...load, seconds: opts.seconds });
       const wallNs = Number(process.hrtime.bigint() - started);
+      // Read before anything else the bench does here (docker exec, stats) makes dockerd work.
+      const logCpuMsPer1k = ((cpuTimeMs(pipeline) - pipelineBefore) / Math.max(result.requests, 1)) * 1000;
       const dbCpuPercent = (((await cpuTimeNs(stack.db)) - cpuBefore) / wallNs) * 100;
       const appRssMiB = Math.max(...(await Promise.all(apps.map(peakRssMiB))));
-      const step = { route: route.name, via, connections, result, appRssMiB, dbCpuPercent };
+      const step = { route: route.name, via, connections, result, appRssMiB, dbCpuPercent, logCpuMsPer1k };
       log(
         `${route.name.padEnd(21)} ${via.padEnd(15)} c=${String(connections).padStart(3)} ` +
           `${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${result.p99Ms.toFixed(1)} ms  ` +
@@ -198,6 +240,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       {
         name: 'API read: 2 app processes ÷ 1',
         value: rps(steps, 'GET /api/posts', 'nginx, 2 apps') / rps(steps, 'GET /api/posts', 'nginx'),
+      },
+      {
+        name: 'API read through nginx: logging on ÷ off',
+        value: rps(steps, 'GET /api/posts', 'nginx') / rps(steps, 'GET /api/posts', 'nginx, logging off'),
+      },
+      {
+        name: 'static asset: logging on ÷ off',
+        value: rps(steps, 'static asset', 'nginx') / rps(steps, 'static asset', 'nginx, logging off'),
       },
     ];
 

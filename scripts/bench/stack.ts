@@ -7,6 +7,9 @@ import { docker, engine, runningServiceId } from './docker.js';
 export const BARE_NGINX_PORT = 8081;
 export const SECOND_APP_PORT = 5001;
 export const TWO_APPS_NGINX_PORT = 8082;
+/** The logging-off control: an app with LOG_LEVEL=silent, and an nginx with access_log off in front of it. */
+export const UNLOGGED_APP_PORT = 5002;
+export const UNLOGGED_NGINX_PORT = 8083;
 const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/bench/bare-nginx.conf');
 
 export interface StackOptions {
@@ -35,6 +38,8 @@ export interface BenchStack {
   /** A second app process on SECOND_APP_PORT, and an nginx on TWO_APPS_NGINX_PORT balancing both. */
   startSecondApp(): Promise<{ app: string; nginx: string }>;
   stopSecondApp(): Promise<void>;
+  /** The control with logging off: an app on UNLOGGED_APP_PORT and an nginx on UNLOGGED_NGINX_PORT. */
+  startUnlogged(): Promise<{ app: string; nginx: string }>;
   close(): Promise<void>;
 }
 
@@ -84,6 +89,60 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
     return id;
   };
 
+  /** Another process of the running app's image and environment on `port`, once ready. */
+  const startAppCopy = async (name: string, port: number, env: string[] = []) => {
+    const appInfo = await engine.getContainer(app).inspect();
+    const appEnv = [...appInfo.Config.Env.filter((e) => !e.startsWith('PORT=')), `PORT=${port}`, ...env];
+    const id = await startInNamespace(name, [...appEnv.flatMap((e) => ['--env', e]), appInfo.Config.Image]);
+    await docker([
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1',
+    ]);
+    return id;
+  };
+
+  /**
+   * Another nginx with the running one's image, environment (the rate limits its templates
+   * render at start) and configuration, listening on `port`: `upstream` rewrites the live
+   * upstream server list, `main` (optional) nginx.conf.
+   */
+  const startNginxCopy = async (
+    name: string,
+    port: number,
+    upstream: (live: string) => string,
+    main?: (conf: string) => string,
+  ) => {
+    const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
+    const upstreamDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-upstream-'));
+    tempDirs.push(confDir, upstreamDir);
+    const read = (file: string) => docker(['exec', nginx, 'cat', file]);
+    const site = await read('/etc/nginx/conf.d/site.conf');
+    writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${port}`));
+    writeFileSync(path.join(confDir, 'upstream.conf'), await read('/etc/nginx/conf.d/upstream.conf'));
+    writeFileSync(
+      path.join(upstreamDir, 'app-server.conf'),
+      upstream(await read('/etc/nginx/upstream/app-server.conf')),
+    );
+    const mounts = ['--volume', `${confDir}:/etc/nginx/conf.d:ro`, '--volume', `${upstreamDir}:/etc/nginx/upstream:ro`];
+    if (main) {
+      const mainFile = path.join(confDir, '..', `${path.basename(confDir)}.nginx.conf`);
+      writeFileSync(mainFile, main(await read('/etc/nginx/nginx.conf')));
+      tempDirs.push(mainFile);
+      mounts.push('--volume', `${mainFile}:/etc/nginx/nginx.conf:ro`);
+    }
+    const nginxInfo = await engine.getContainer(nginx).inspect();
+    const id = await startInNamespace(name, [
+      ...(nginxInfo.Config.Env ?? []).flatMap((e) => ['--env', e]),
+      ...mounts,
+      nginxInfo.Config.Image,
+    ]);
+    await waitForPort(id, port);
+    return id;
+  };
+
   return {
     server,
     db,
@@ -105,51 +164,30 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
     },
 
     async startSecondApp() {
-      const appInfo = await engine.getContainer(app).inspect();
-      const env = appInfo.Config.Env.filter((e) => !e.startsWith('PORT='));
-      const appId = await startInNamespace(`${opts.project}-app2`, [
-        ...env.flatMap((e) => ['--env', e]),
-        '--env',
-        `PORT=${SECOND_APP_PORT}`,
-        appInfo.Config.Image,
-      ]);
-      await docker([
-        'exec',
-        appId,
-        'sh',
-        '-c',
-        'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1',
-      ]);
-
-      // The running nginx's own configuration, with both apps in the upstream and its own port.
-      const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
-      const upstreamDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-upstream-'));
-      tempDirs.push(confDir, upstreamDir);
-      const site = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/site.conf']);
-      const upstream = await docker(['exec', nginx, 'cat', '/etc/nginx/conf.d/upstream.conf']);
-      const liveServer = await docker(['exec', nginx, 'cat', '/etc/nginx/upstream/app-server.conf']);
-      const bothServers = liveServer.replace(
-        /^(server 127\.0\.0\.1:\d+;)$/m,
-        `$1\nserver 127.0.0.1:${SECOND_APP_PORT};`,
-      );
-      // A silent no-op here would measure one app and call it two.
-      if (bothServers === liveServer) throw new Error(`no upstream server line to extend in:\n${liveServer}`);
-      writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${TWO_APPS_NGINX_PORT}`));
-      writeFileSync(path.join(confDir, 'upstream.conf'), upstream);
-      writeFileSync(path.join(upstreamDir, 'app-server.conf'), bothServers);
-      const nginxInfo = await engine.getContainer(nginx).inspect();
-      // Same image and environment (the rate limits its templates render at start).
-      const twoAppsNginx = await startInNamespace(`${opts.project}-nginx-n2`, [
-        ...(nginxInfo.Config.Env ?? []).flatMap((e) => ['--env', e]),
-        '--volume',
-        `${confDir}:/etc/nginx/conf.d:ro`,
-        '--volume',
-        `${upstreamDir}:/etc/nginx/upstream:ro`,
-        nginxInfo.Config.Image,
-      ]);
-      await waitForPort(twoAppsNginx, TWO_APPS_NGINX_PORT);
+      const appId = await startAppCopy(`${opts.project}-app2`, SECOND_APP_PORT);
+      const twoAppsNginx = await startNginxCopy(`${opts.project}-nginx-n2`, TWO_APPS_NGINX_PORT, (live) => {
+        const both = live.replace(/^(server 127\.0\.0\.1:\d+;)$/m, `$1\nserver 127.0.0.1:${SECOND_APP_PORT};`);
+        // A silent no-op here would measure one app and call it two.
+        if (both === live) throw new Error(`no upstream server line to extend in:\n${live}`);
+        return both;
+      });
       secondAppIds = [twoAppsNginx, appId];
       return { app: appId, nginx: twoAppsNginx };
+    },
+
+    async startUnlogged() {
+      const appId = await startAppCopy(`${opts.project}-app-unlogged`, UNLOGGED_APP_PORT, ['LOG_LEVEL=silent']);
+      const nginxId = await startNginxCopy(
+        `${opts.project}-nginx-unlogged`,
+        UNLOGGED_NGINX_PORT,
+        () => `server 127.0.0.1:${UNLOGGED_APP_PORT};\n`,
+        (conf) => {
+          const off = conf.replace(/^(\s*)access_log [^;]+;$/m, '$1access_log off;');
+          if (off === conf) throw new Error('no access_log line to turn off in nginx.conf');
+          return off;
+        },
+      );
+      return { app: appId, nginx: nginxId };
     },
 
     async stopSecondApp() {
