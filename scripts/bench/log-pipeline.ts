@@ -24,23 +24,26 @@ function processIds(): string[] {
   return readdirSync('/proc').filter((name) => /^\d+$/.test(name));
 }
 
-/** dockerd's pid and the shims' of these containers (shim v2: `-id <container id>` on its command line). */
-export function logPipelinePids(containerIds: string[]): number[] {
+/**
+ * dockerd's pid, and the shims' of these containers (shim v2: `-id <container id>` on its
+ * command line). Kept apart because dockerd also serves every other container on the machine,
+ * while these shims carry this stack's output only.
+ */
+export function logPipelinePids(containerIds: string[]): { dockerd: number[]; shims: number[] } {
   const ids = new Set(containerIds);
-  const pids: number[] = [];
+  const dockerd: number[] = [];
+  const shims: number[] = [];
   for (const pid of processIds()) {
     const comm = readOrUndefined(`/proc/${pid}/comm`)?.trim();
-    if (comm === 'dockerd') pids.push(Number(pid));
+    if (comm === 'dockerd') dockerd.push(Number(pid));
     else if (comm?.startsWith('containerd-shim')) {
       const args = readOrUndefined(`/proc/${pid}/cmdline`)?.split('\0') ?? [];
       const id = args[args.indexOf('-id') + 1];
-      if (args.includes('-id') && id !== undefined && ids.has(id)) pids.push(Number(pid));
+      if (args.includes('-id') && id !== undefined && ids.has(id)) shims.push(Number(pid));
     }
   }
-  if (!pids.some((pid) => readOrUndefined(`/proc/${pid}/comm`)?.trim() === 'dockerd')) {
-    throw new Error('no dockerd process in /proc: the bench must run on the Docker host');
-  }
-  return pids;
+  if (!dockerd.length) throw new Error('no dockerd process in /proc: the bench must run on the Docker host');
+  return { dockerd, shims };
 }
 
 /** User plus system CPU time these processes have used so far, in milliseconds. */
