@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import fastifyStatic from '@fastify/static';
 import type { Config } from './config.js';
@@ -9,6 +9,7 @@ import { registerErrorHandlers } from './errors.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { answerMethodNotAllowed, trackRouteMethods } from './http/method-not-allowed.js';
 import { healthRoutes } from './health/routes.js';
+import { OneLinePerRequest, createLogger } from './logging.js';
 import { postsRoutes } from './posts/routes.js';
 
 // Bodies are validated strictly: a number is not a string and an unknown field is an
@@ -28,15 +29,17 @@ const compileValidator = ({ schema, httpPart }: FastifyRouteSchemaDef<AnySchema>
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface BuildOptions {
+  /** Fastify's own logger instead of the app's (tests pass false). */
   logger?: FastifyServerOptions['logger'];
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const appLogger = options.logger === undefined ? createLogger(config.LOG_LEVEL) : undefined;
   const app = Fastify({
-    logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    ...(appLogger ? { loggerInstance: appLogger.logger } : { logger: options.logger }),
     // nginx sets X-Request-Id for every request; the app logs it and echoes it back.
     requestIdHeader: 'x-request-id',
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
     // Only nginx on loopback is trusted to say who the client is.
     trustProxy: '127.0.0.1',
@@ -50,6 +53,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     schemaController: { compilersFactory: { buildValidator: (() => compileValidator) as unknown as ValidatorFactory } },
   });
   registerBodyParsers(app);
+  if (appLogger) app.addHook('onClose', async () => appLogger.close());
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -50,7 +50,15 @@ describe('npm run bench (smoke: a few seconds, behaviour only)', () => {
       const r = step.result;
       expect(r.requests, `${step.route} via ${step.via}`).toBeGreaterThan(0);
       expect(r.errors + r.non2xx, `${step.route} via ${step.via}`).toBe(0);
-      for (const value of [r.requestsPerSecond, r.p50Ms, r.p99Ms, r.maxMs, step.dbCpuPercent]) {
+      for (const value of [
+        r.requestsPerSecond,
+        r.p50Ms,
+        r.p99Ms,
+        r.maxMs,
+        step.dbCpuPercent,
+        step.logCpuMsPer1k,
+        step.shimCpuMsPer1k,
+      ]) {
         expect(Number.isFinite(value)).toBe(true);
       }
       expect(r.p50Ms).toBeLessThanOrEqual(r.p99Ms);
@@ -62,7 +70,7 @@ describe('npm run bench (smoke: a few seconds, behaviour only)', () => {
 
   it('seeds the posts table on a fresh stack and works out ratios and the knee', () => {
     expect(report.seeded).toEqual({ before: 0, inserted: POSTS });
-    expect(report.ratios.length).toBe(5);
+    expect(report.ratios.length).toBe(7);
     for (const ratio of report.ratios) expect(ratio.value, ratio.name).toBeGreaterThan(0);
     expect([1, 4]).toContain(report.kneeConnections);
     expect(report.sweepErrorsUpToKnee).toBe(0);

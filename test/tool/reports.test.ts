@@ -21,6 +21,8 @@ const step = (connections: number, rps: number, errors = 0): Step => ({
   result: result(rps, errors),
   appRssMiB: 100,
   dbCpuPercent: 10,
+  logCpuMsPer1k: 20,
+  shimCpuMsPer1k: 5,
 });
 
 describe('bench report', () => {

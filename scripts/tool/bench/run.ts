@@ -1,9 +1,12 @@
 import os from 'node:os';
 import type Docker from 'dockerode';
 import { cpuTimeNs, peakRssMiB, resetPeakRss } from '../core/docker.js';
+import { cpuTimeMs, logPipelinePids } from './log-pipeline.js';
 import {
   BARE_NGINX_PORT,
   TWO_APPS_NGINX_PORT,
+  UNLOGGED_APP_PORT,
+  UNLOGGED_NGINX_PORT,
   openStack,
   seedPosts,
   type BenchStack,
@@ -32,7 +35,14 @@ export interface BenchOptions extends StackOptions {
 }
 
 /** Where the load goes in: the published port from the host, or a process inside the namespace. */
-export type Via = 'published port' | 'nginx' | 'app direct' | 'bare nginx' | 'nginx, 2 apps';
+export type Via =
+  | 'published port'
+  | 'nginx'
+  | 'app direct'
+  | 'bare nginx'
+  | 'nginx, 2 apps'
+  | 'nginx, logging off'
+  | 'app direct, logging off';
 
 export interface Step {
   route: string;
@@ -43,6 +53,10 @@ export interface Step {
   appRssMiB: number;
   /** Database CPU during the step, percent of one core. */
   dbCpuPercent: number;
+  /** CPU of dockerd plus the stack's containerd-shims during the step, ms per 1,000 requests. */
+  logCpuMsPer1k: number;
+  /** The shims' part alone (dockerd also works for the machine's other containers). */
+  shimCpuMsPer1k: number;
 }
 
 export interface Ratio {
@@ -81,9 +95,13 @@ interface Route {
 }
 
 export const ROUTES: Route[] = [
-  { name: 'static asset', path: STATIC_ASSET, via: ['published port', 'nginx', 'bare nginx'] },
+  { name: 'static asset', path: STATIC_ASSET, via: ['published port', 'nginx', 'bare nginx', 'nginx, logging off'] },
   { name: 'front page', path: '/', via: ['published port', 'nginx'] },
-  { name: 'GET /api/posts', path: API_READ, via: ['published port', 'nginx', 'app direct', 'nginx, 2 apps'] },
+  {
+    name: 'GET /api/posts',
+    path: API_READ,
+    via: ['published port', 'nginx', 'app direct', 'nginx, 2 apps', 'nginx, logging off', 'app direct, logging off'],
+  },
   { name: 'POST /api/posts', path: API_READ, body: POST_BODY, via: ['published port', 'nginx', 'app direct'] },
   { name: 'GET /api/health/live', path: '/api/health/live', via: ['published port', 'nginx', 'app direct'] },
 ];
@@ -100,6 +118,10 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: `http://127.0.0.1:${BARE_NGINX_PORT}` };
     case 'nginx, 2 apps':
       return { network: stack.namespace, base: `http://127.0.0.1:${TWO_APPS_NGINX_PORT}` };
+    case 'nginx, logging off':
+      return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_NGINX_PORT}` };
+    case 'app direct, logging off':
+      return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_APP_PORT}` };
   }
 }
 
@@ -115,23 +137,42 @@ function medianStep(rounds: Step[]): Step {
   return sorted[Math.floor(sorted.length / 2)] as Step;
 }
 
-/** One load step: warm-up, then measured, with the app's peak RSS and the database's CPU. */
-async function measure(
-  ctx: { stack: BenchStack; generator: Generator; opts: BenchOptions; secondApp: Docker.Container | undefined },
-  route: Route,
-  via: Via,
-  connections: number,
-): Promise<Step> {
+/** What every step of one run shares. */
+interface Context {
+  stack: BenchStack;
+  generator: Generator;
+  opts: BenchOptions;
+  secondApp: Docker.Container;
+  unloggedApp: Docker.Container;
+  /** Every container of this stack that serves the load (whose containerd-shims count), not wrk's. */
+  stackContainerIds: string[];
+}
+
+/**
+ * One load step: warm-up, then measured, with the app's peak RSS, the database's CPU and
+ * the CPU of Docker's log pipeline (dockerd + this stack's shims) per 1,000 requests.
+ */
+async function measure(ctx: Context, route: Route, via: Via, connections: number): Promise<Step> {
   const { stack, generator, opts } = ctx;
   const { network, base } = target(stack, via);
-  const apps = via === 'nginx, 2 apps' && ctx.secondApp ? [stack.app, ctx.secondApp] : [stack.app];
+  const apps =
+    via === 'nginx, 2 apps'
+      ? [stack.app, ctx.secondApp]
+      : via.endsWith('logging off')
+        ? [ctx.unloggedApp]
+        : [stack.app];
   const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
   if (opts.warmupSeconds > 0) await runWrk(generator, { ...load, seconds: opts.warmupSeconds });
   await Promise.all(apps.map(resetPeakRss));
+  const { dockerd, shims } = logPipelinePids(ctx.stackContainerIds);
   const cpuBefore = await cpuTimeNs(stack.db);
+  const [dockerdBefore, shimsBefore] = [cpuTimeMs(dockerd), cpuTimeMs(shims)];
   const started = process.hrtime.bigint();
   const result = await runWrk(generator, { ...load, seconds: opts.seconds });
   const wallNs = Number(process.hrtime.bigint() - started);
+  // Read before anything else the bench does here (docker exec, stats) makes dockerd work.
+  const [dockerdMs, shimsMs] = [cpuTimeMs(dockerd) - dockerdBefore, cpuTimeMs(shims) - shimsBefore];
+  const per1k = (ms: number) => (ms / Math.max(result.requests, 1)) * 1000;
   const dbCpuPercent = (((await cpuTimeNs(stack.db)) - cpuBefore) / wallNs) * 100;
   const appRssMiB = Math.max(...(await Promise.all(apps.map(peakRssMiB))));
   opts.log(
@@ -139,7 +180,16 @@ async function measure(
       `${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p99 ${result.p99Ms.toFixed(1)} ms  ` +
       `errors ${result.errors}  non-2xx ${result.non2xx}`,
   );
-  return { route: route.name, via, connections, result, appRssMiB, dbCpuPercent };
+  return {
+    route: route.name,
+    via,
+    connections,
+    result,
+    appRssMiB,
+    dbCpuPercent,
+    logCpuMsPer1k: per1k(dockerdMs + shimsMs),
+    shimCpuMsPer1k: per1k(shimsMs),
+  };
 }
 
 /** The ratios the issue sets targets for, and the ones that explain them, from one run's steps. */
@@ -166,6 +216,14 @@ function ratiosOf(steps: Step[]): Ratio[] {
       value: rps(steps, asset, 'published port') / rps(steps, asset, 'nginx'),
     },
     { name: 'API read: 2 app processes ÷ 1', value: rps(steps, read, 'nginx, 2 apps') / rps(steps, read, 'nginx') },
+    {
+      name: 'API read through nginx: logging on ÷ off',
+      value: rps(steps, read, 'nginx') / rps(steps, read, 'nginx, logging off'),
+    },
+    {
+      name: 'static asset: logging on ÷ off',
+      value: rps(steps, asset, 'nginx') / rps(steps, asset, 'nginx, logging off'),
+    },
   ];
 }
 
@@ -188,14 +246,25 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     opts.log(`seeding: topping posts up to ${opts.posts}`);
     const seeded = await seedPosts(stack.db, opts.posts);
     opts.log(`posts: ${seeded.before} before, ${seeded.inserted} inserted`);
-    await stack.startBareNginx();
+    const bareNginx = await stack.startBareNginx();
     const generator: Generator = {
       image: opts.generatorImage,
       cpus: opts.generatorCpus,
       containerName: `${opts.project}-load`,
       labels: { 'webstack.bench': opts.project },
     };
-    const ctx = { stack, generator, opts, secondApp: (await stack.startSecondApp()).app };
+    const secondApp = await stack.startSecondApp();
+    const unlogged = await stack.startUnlogged();
+    // Whose shims count: every container of this stack that serves the load (not wrk's).
+    const servers = [stack.server, stack.db, stack.app, stack.nginx, bareNginx, ...Object.values(secondApp)];
+    const ctx: Context = {
+      stack,
+      generator,
+      opts,
+      secondApp: secondApp.app,
+      unloggedApp: unlogged.app,
+      stackContainerIds: [...servers, ...Object.values(unlogged)].map((c) => c.id),
+    };
 
     // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.
     const pairs = ROUTES.flatMap((route) => route.via.map((via) => ({ route, via })));

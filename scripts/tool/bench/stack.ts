@@ -10,6 +10,9 @@ import { startStack } from '../testing/stack.js';
 export const BARE_NGINX_PORT = 8081;
 export const SECOND_APP_PORT = 5001;
 export const TWO_APPS_NGINX_PORT = 8082;
+/** The logging-off control: an app with LOG_LEVEL=silent, and an nginx with access_log off in front of it. */
+export const UNLOGGED_APP_PORT = 5002;
+export const UNLOGGED_NGINX_PORT = 8083;
 const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/tool/bench/bare-nginx.conf');
 
 export interface StackOptions {
@@ -39,6 +42,8 @@ export interface BenchStack {
   /** A second app process on SECOND_APP_PORT, and an nginx on TWO_APPS_NGINX_PORT balancing both. */
   startSecondApp(): Promise<{ app: Docker.Container; nginx: Docker.Container }>;
   stopSecondApp(): Promise<void>;
+  /** The control with logging off: an app on UNLOGGED_APP_PORT and an nginx on UNLOGGED_NGINX_PORT. */
+  startUnlogged(): Promise<{ app: Docker.Container; nginx: Docker.Container }>;
   close(): Promise<void>;
 }
 
@@ -96,43 +101,87 @@ async function startBareNginx(extras: Extras, image: string): Promise<Docker.Con
   return bare;
 }
 
-/** The running nginx's own configuration, with both apps in the upstream and its own port, in temp folders. */
-async function twoAppsConfig(extras: Extras, nginx: Docker.Container): Promise<string[]> {
+/** Another process of the running app's image and environment on `port`, once ready. */
+async function startAppCopy(extras: Extras, app: Docker.Container, name: string, port: number, env: string[] = []) {
+  const appInfo = await app.inspect();
+  const copy = await startInNamespace(extras, name, {
+    Image: appInfo.Config.Image,
+    Env: [...appInfo.Config.Env.filter((e) => !e.startsWith('PORT=')), `PORT=${port}`, ...env],
+  });
+  await execOk(copy, [
+    'sh',
+    '-c',
+    'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1',
+  ]);
+  return copy;
+}
+
+/**
+ * Another nginx with the running one's image, environment (the rate limits its templates
+ * render at start) and configuration, listening on `port`: `upstream` rewrites the live
+ * upstream server list, `main` (optional) nginx.conf.
+ */
+async function startNginxCopy(
+  extras: Extras,
+  nginx: Docker.Container,
+  name: string,
+  port: number,
+  upstream: (live: string) => string,
+  main?: (conf: string) => string,
+): Promise<Docker.Container> {
   const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
   const upstreamDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-upstream-'));
   extras.tempDirs.push(confDir, upstreamDir);
   const read = (file: string) => execOk(nginx, ['cat', file]);
   const site = await read('/etc/nginx/conf.d/site.conf');
-  const liveServer = await read('/etc/nginx/upstream/app-server.conf');
-  const bothServers = liveServer.replace(/^(server 127\.0\.0\.1:\d+;)$/m, `$1\nserver 127.0.0.1:${SECOND_APP_PORT};`);
-  // A silent no-op here would measure one app and call it two.
-  if (bothServers === liveServer) throw new Error(`no upstream server line to extend in:\n${liveServer}`);
-  writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${TWO_APPS_NGINX_PORT}`));
+  writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${port}`));
   writeFileSync(path.join(confDir, 'upstream.conf'), await read('/etc/nginx/conf.d/upstream.conf'));
-  writeFileSync(path.join(upstreamDir, 'app-server.conf'), bothServers);
-  return [`${confDir}:/etc/nginx/conf.d:ro`, `${upstreamDir}:/etc/nginx/upstream:ro`];
+  writeFileSync(path.join(upstreamDir, 'app-server.conf'), upstream(await read('/etc/nginx/upstream/app-server.conf')));
+  const binds = [`${confDir}:/etc/nginx/conf.d:ro`, `${upstreamDir}:/etc/nginx/upstream:ro`];
+  if (main) {
+    const mainFile = path.join(confDir, '..', `${path.basename(confDir)}.nginx.conf`);
+    writeFileSync(mainFile, main(await read('/etc/nginx/nginx.conf')));
+    extras.tempDirs.push(mainFile);
+    binds.push(`${mainFile}:/etc/nginx/nginx.conf:ro`);
+  }
+  const nginxInfo = await nginx.inspect();
+  const copy = await startInNamespace(extras, name, {
+    Image: nginxInfo.Config.Image,
+    Env: nginxInfo.Config.Env ?? [],
+    HostConfig: { Binds: binds },
+  });
+  await waitForPort(copy, port);
+  return copy;
 }
 
 async function startSecondApp(extras: Extras, app: Docker.Container, nginx: Docker.Container) {
-  const appInfo = await app.inspect();
-  const second = await startInNamespace(extras, `${extras.project}-app2`, {
-    Image: appInfo.Config.Image,
-    Env: [...appInfo.Config.Env.filter((e) => !e.startsWith('PORT=')), `PORT=${SECOND_APP_PORT}`],
+  const second = await startAppCopy(extras, app, `${extras.project}-app2`, SECOND_APP_PORT);
+  const twoApps = await startNginxCopy(extras, nginx, `${extras.project}-nginx-n2`, TWO_APPS_NGINX_PORT, (live) => {
+    const both = live.replace(/^(server 127\.0\.0\.1:\d+;)$/m, `$1\nserver 127.0.0.1:${SECOND_APP_PORT};`);
+    // A silent no-op here would measure one app and call it two.
+    if (both === live) throw new Error(`no upstream server line to extend in:\n${live}`);
+    return both;
   });
-  await execOk(second, [
-    'sh',
-    '-c',
-    'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1',
+  return { app: second, nginx: twoApps };
+}
+
+async function startUnlogged(extras: Extras, app: Docker.Container, nginx: Docker.Container) {
+  const unlogged = await startAppCopy(extras, app, `${extras.project}-app-unlogged`, UNLOGGED_APP_PORT, [
+    'LOG_LEVEL=silent',
   ]);
-  const nginxInfo = await nginx.inspect();
-  // Same image and environment (the rate limits its templates render at start).
-  const twoAppsNginx = await startInNamespace(extras, `${extras.project}-nginx-n2`, {
-    Image: nginxInfo.Config.Image,
-    Env: nginxInfo.Config.Env ?? [],
-    HostConfig: { Binds: await twoAppsConfig(extras, nginx) },
-  });
-  await waitForPort(twoAppsNginx, TWO_APPS_NGINX_PORT);
-  return { app: second, nginx: twoAppsNginx };
+  const quietNginx = await startNginxCopy(
+    extras,
+    nginx,
+    `${extras.project}-nginx-unlogged`,
+    UNLOGGED_NGINX_PORT,
+    () => `server 127.0.0.1:${UNLOGGED_APP_PORT};\n`,
+    (conf) => {
+      const off = conf.replace(/^(\s*)access_log [^;]+;$/m, '$1access_log off;');
+      if (off === conf) throw new Error('no access_log line to turn off in nginx.conf');
+      return off;
+    },
+  );
+  return { app: unlogged, nginx: quietNginx };
 }
 
 /** The stack to measure: a running project as it is, or a new one from docker-compose.yml. */
@@ -163,6 +212,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       secondApp = [started.nginx, started.app];
       return started;
     },
+    startUnlogged: () => startUnlogged(extras, app, nginx),
     async stopSecondApp() {
       for (const container of secondApp) await removeContainer(container.id);
       secondApp = [];
