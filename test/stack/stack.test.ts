@@ -34,6 +34,28 @@ function canConnect(host: string, port: number, timeoutMs = 2_000): Promise<bool
 }
 
 describe('the stack through nginx (docker-compose.yml, repo images)', () => {
+  it("switches the upstream with the image's own command, and refuses a bad port without changing anything", async () => {
+    const nginx = await stack.container('nginx');
+    const run = (...args: string[]) => execIn(nginx, ['switch-upstream', ...args]);
+    const workers = async () =>
+      (await execIn(nginx, ['sh', '-c', "grep -ls 'worker proces[s]' /proc/[0-9]*/cmdline"])).stdout;
+    expect((await run('--show')).stdout.trim()).toBe('5000');
+    for (const bad of ['abc', '0', '070', '70000', '']) {
+      const refused = await run(bad);
+      expect(refused.exitCode, bad).toBe(2);
+      expect(refused.stderr, bad).toMatch(/port must be a number from 1 to 65535/);
+    }
+    expect((await run('--show')).stdout.trim()).toBe('5000');
+    // A switch to the same port is a graceful reload: every worker is replaced.
+    const before = await workers();
+    const switched = await run('5000');
+    expect(switched.exitCode, switched.stderr).toBe(0);
+    expect(switched.stdout).toMatch(/^upstream: 127\.0\.0\.1:5000 live, \d+ old workers drained in [\d.]+ s$/m);
+    const after = await workers();
+    expect(after.split('\n').filter((pid) => pid && before.includes(pid))).toEqual([]);
+    expect((await get('/api/health/ready')).status).toBe(200);
+  });
+
   it('has an nginx configuration that passes nginx -t', async () => {
     const { exitCode, stdout, stderr } = await execIn(await stack.container('nginx'), ['nginx', '-t']);
     expect(stdout + stderr).toContain('syntax is ok');
