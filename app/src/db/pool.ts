@@ -21,7 +21,7 @@ export interface DbOptions {
   startupTimeoutMs: number;
 }
 
-export function connectionOptions(opts: DbOptions): PoolOptions {
+function connectionOptions(opts: DbOptions): PoolOptions {
   return {
     host: opts.host,
     port: opts.port,
