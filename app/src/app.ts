@@ -25,9 +25,6 @@ type ValidatorFactory = NonNullable<
 const compileValidator = ({ schema, httpPart }: FastifyRouteSchemaDef<AnySchema>): ValidateFunction =>
   (httpPart === 'body' ? bodyAjv : paramsAjv).compile(schema);
 
-/** Largest accepted request body: a 2000-character post in 4-byte UTF-8 plus JSON, with room. */
-export const BODY_LIMIT_BYTES = 16 * 1024;
-
 export interface BuildOptions {
   /** Fastify's own logger instead of the app's (tests pass false). */
   logger?: FastifyServerOptions['logger'];
@@ -43,7 +40,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     genReqId: () => randomUUID(),
     // Only nginx on loopback is trusted to say who the client is.
     trustProxy: '127.0.0.1',
-    bodyLimit: BODY_LIMIT_BYTES,
+    bodyLimit: config.BODY_LIMIT_BYTES,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: true,
     // A factory rather than setValidatorCompiler(): plugins that add schemas rebuild

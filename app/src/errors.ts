@@ -1,37 +1,25 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+
+const ErrorDetail = Type.Object({ field: Type.String(), rule: Type.String(), message: Type.String() });
+type ErrorDetail = Static<typeof ErrorDetail>;
 
 /** The one shape of every error the API returns. */
-export const errorSchema = {
-  $id: 'error',
-  type: 'object',
-  required: ['statusCode', 'error', 'message'],
-  properties: {
-    statusCode: { type: 'integer' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-    requestId: { type: 'string' },
-    details: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['field', 'rule', 'message'],
-        properties: { field: { type: 'string' }, rule: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
-} as const;
+const ErrorResponse = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  requestId: Type.Optional(Type.String()),
+  details: Type.Optional(Type.Array(ErrorDetail)),
+});
+type ErrorResponse = Static<typeof ErrorResponse>;
 
-export interface ErrorDetail {
-  field: string;
-  rule: string;
-  message: string;
-}
+/** Response schemas for a route's error codes: `{ 400: ErrorResponse, ... }`. */
+export const errorResponses = <const Codes extends number[]>(...codes: Codes) =>
+  Object.fromEntries(codes.map((code) => [code, ErrorResponse])) as Record<Codes[number], typeof ErrorResponse>;
 
-export const errorResponses = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, { $ref: 'error#' }]));
-
-export function errorBody(statusCode: number, message: string, details?: ErrorDetail[]) {
+export function errorBody(statusCode: number, message: string, details?: ErrorDetail[]): ErrorResponse {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(details && { details }) };
 }
 
@@ -105,7 +93,6 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
 }
 
 export function registerErrorHandlers(app: FastifyInstance): void {
-  app.addSchema(errorSchema);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     const path = (request.url.split('?')[0] ?? '').slice(0, 200);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../app/src/config.js';
 import { startAppWithDatabase, type TestApp } from '../support/app.js';
 
 let testApp: TestApp;
@@ -106,6 +107,22 @@ describe('posts API (inject, real database)', () => {
     expect(given.headers['x-request-id']).toBe('abc123');
     const made = await app.inject('/api/health/live');
     expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('runs with the configured body limit and keep-alive timeout (test/app/limits-agree.test.ts checks them)', async () => {
+    const config = loadConfig({ ...testApp.db.env });
+    expect(app.initialConfig).toMatchObject({
+      bodyLimit: config.BODY_LIMIT_BYTES,
+      keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    });
+    const before = await countPosts();
+    const padding = config.BODY_LIMIT_BYTES - JSON.stringify({ author: 'big', body: '' }).length;
+    // At the limit the body is read and validated (too long a post); one byte more is refused unread.
+    expect((await post({ author: 'big', body: 'x'.repeat(padding) })).statusCode).toBe(400);
+    const tooBig = await post({ author: 'big', body: 'x'.repeat(padding + 1) });
+    expect(tooBig.statusCode).toBe(413);
+    expect(tooBig.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+    expect(await countPosts()).toBe(before);
   });
 
   it('reports live and ready while the database answers', async () => {

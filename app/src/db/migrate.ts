@@ -5,7 +5,7 @@ import mysql, { type ConnectionOptions, type RowDataPacket } from 'mysql2/promis
 import type { FastifyBaseLogger } from 'fastify';
 
 /** db/migrations, from both app/src/db (tsx) and app/dist/db (compiled). */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/migrations/', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/migrations/', import.meta.url));
 
 const MIGRATION_FILE = /^(\d+)_[\w-]+\.sql$/;
 // Two app processes (a deploy starts the new one beside the old) must not migrate at once.
@@ -26,7 +26,7 @@ interface Migration {
   checksum: string;
 }
 
-export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
+async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   const names = (await readdir(dir)).filter((name) => MIGRATION_FILE.test(name)).sort();
   const migrations: Migration[] = [];
   for (const name of names) {

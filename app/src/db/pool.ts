@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import fp from 'fastify-plugin';
 import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
 import type { FastifyBaseLogger } from 'fastify';
@@ -20,7 +21,7 @@ export interface DbOptions {
   startupTimeoutMs: number;
 }
 
-export function connectionOptions(opts: DbOptions): PoolOptions {
+function connectionOptions(opts: DbOptions): PoolOptions {
   return {
     host: opts.host,
     port: opts.port,
@@ -46,8 +47,6 @@ function createPool(opts: DbOptions): Pool {
     queueLimit: 0,
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitForDatabase(pool: Pool, timeoutMs: number, log: FastifyBaseLogger): Promise<void> {
   const deadline = Date.now() + timeoutMs;

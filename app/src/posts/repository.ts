@@ -1,25 +1,11 @@
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-
-export interface Post {
-  id: number;
-  author: string;
-  body: string;
-  createdAt: string;
-}
-
-export interface NewPost {
-  author: string;
-  body: string;
-}
+import { NEWEST, type NewPost, type Page, type PageQuery, type Post } from './schemas.js';
 
 // Constant statement texts, so mysql2 prepares each once per connection and reuses it.
 const COLUMNS = 'id, author, body, created_at';
-export const SELECT_PAGE = `SELECT ${COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?`;
+const SELECT_PAGE = `SELECT ${COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?`;
 const SELECT_ONE = `SELECT ${COLUMNS} FROM posts WHERE id = ?`;
 const INSERT = 'INSERT INTO posts (author, body, created_at) VALUES (?, ?, ?)';
-
-/** Upper bound for "before" when the client asks for the newest page. */
-export const NEWEST = Number.MAX_SAFE_INTEGER;
 
 interface PostRow extends RowDataPacket {
   id: number;
@@ -35,13 +21,16 @@ const toPost = (row: PostRow): Post => ({
   createdAt: row.created_at.toISOString(),
 });
 
-export function postsRepository(db: Pool) {
+/** The statements of the posts table; `db` is a pool, or one of its connections. */
+export function postsRepository(db: Pick<Pool, 'execute'>) {
   return {
     /** Up to `limit` posts with id < `before`, newest first (keyset pagination on the primary key). */
-    async listBefore(before: number, limit: number): Promise<Post[]> {
+    async page({ before = NEWEST, limit }: PageQuery): Promise<Page> {
+      // One extra row tells whether another page exists without a COUNT.
       // LIMIT as a string: MySQL 8's binary protocol rejects a JS number there.
-      const [rows] = await db.execute<PostRow[]>(SELECT_PAGE, [before, String(limit)]);
-      return rows.map(toPost);
+      const [rows] = await db.execute<PostRow[]>(SELECT_PAGE, [before, String(limit + 1)]);
+      const posts = rows.slice(0, limit).map(toPost);
+      return { posts, next: rows.length > limit ? (posts.at(-1)?.id ?? null) : null };
     },
 
     async findById(id: number): Promise<Post | undefined> {
@@ -57,5 +46,3 @@ export function postsRepository(db: Pool) {
     },
   };
 }
-
-export type PostsRepository = ReturnType<typeof postsRepository>;

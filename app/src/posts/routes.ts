@@ -1,28 +1,20 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errorBody, errorResponses } from '../errors.js';
-import { NEWEST, postsRepository, type NewPost } from './repository.js';
-import { idParams, listQuery, newPost, page, post } from './schemas.js';
+import { postsRepository } from './repository.js';
+import { NewPost, Page, PageQuery, Post, PostParams } from './schemas.js';
 
-export const postsRoutes: FastifyPluginAsync = async (app) => {
+export const postsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const posts = postsRepository(app.db);
-  app.addSchema(post);
 
-  app.get<{ Querystring: { limit: number; before?: number } }>(
+  app.get(
     '/',
-    { schema: { querystring: listQuery, response: { 200: page, ...errorResponses(400, 503) } } },
-    async (request) => {
-      const { limit, before = NEWEST } = request.query;
-      // One extra row tells whether another page exists without a COUNT.
-      const rows = await posts.listBefore(before, limit + 1);
-      const more = rows.length > limit;
-      const pageRows = more ? rows.slice(0, limit) : rows;
-      return { posts: pageRows, next: more ? (pageRows.at(-1)?.id ?? null) : null };
-    },
+    { schema: { querystring: PageQuery, response: { 200: Page, ...errorResponses(400, 503) } } },
+    async (request) => posts.page(request.query),
   );
 
-  app.get<{ Params: { id: number } }>(
+  app.get(
     '/:id',
-    { schema: { params: idParams, response: { 200: { $ref: 'post#' }, ...errorResponses(400, 404, 503) } } },
+    { schema: { params: PostParams, response: { 200: Post, ...errorResponses(400, 404, 503) } } },
     async (request, reply) => {
       const found = await posts.findById(request.params.id);
       if (!found) return reply.code(404).send(errorBody(404, `no post with id ${request.params.id}`));
@@ -30,9 +22,9 @@ export const postsRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 
-  app.post<{ Body: NewPost }>(
+  app.post(
     '/',
-    { schema: { body: newPost, response: { 201: { $ref: 'post#' }, ...errorResponses(400, 413, 415, 503) } } },
+    { schema: { body: NewPost, response: { 201: Post, ...errorResponses(400, 413, 415, 503) } } },
     async (request, reply) => {
       const created = await posts.create(request.body);
       return reply.code(201).header('location', `/api/posts/${created.id}`).send(created);
