@@ -88,13 +88,23 @@ export function composeEnv(overrides: Record<string, string> = {}): NodeJS.Proce
     MYSQL_ROOT_PASSWORD: secret(),
     HTTP_BIND: '127.0.0.1',
     HTTP_PORT: '0',
+    HTTPS_PORT: '0',
     ...unlimited,
     ...overrides,
   };
 }
 
-/** The host port compose published for the server's port 80. */
-export async function publishedPort(project: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const out = await compose(project, ['port', 'server', '80'], env);
+/** The host port compose published for one of the server's ports (80 by default). */
+export async function publishedPort(project: string, env: NodeJS.ProcessEnv, port = 80): Promise<number> {
+  const out = await compose(project, ['port', 'server', String(port)], env);
   return Number(out.trim().split(':').pop());
+}
+
+/** The local CA the certs service made on first start (its certificate, PEM). */
+export const localCa = (project: string, env: NodeJS.ProcessEnv) =>
+  compose(project, ['exec', '-T', 'certs', 'cat', '/certs/local-ca/ca.pem'], env);
+
+/** The site: the published HTTPS port, verified against the stack's local CA. */
+export async function siteEndpoint(project: string, env: NodeJS.ProcessEnv): Promise<{ port: number; ca: string }> {
+  return { port: await publishedPort(project, env, 443), ca: await localCa(project, env) };
 }

@@ -5,7 +5,7 @@ import { IMAGE_TAG, images } from './images.js';
 // how they are built), before any test file starts containers from them.
 export default async function setup(): Promise<void> {
   const started = Date.now();
-  process.stdout.write(`building ${images.app} and ${images.nginx} from docker-compose.yml\n`);
-  await compose(`webstack-test-build-${IMAGE_TAG}`, ['build', 'app', 'nginx'], composeEnv());
+  process.stdout.write(`building ${images.app}, ${images.nginx} and ${images.certs} from docker-compose.yml\n`);
+  await compose(`webstack-test-build-${IMAGE_TAG}`, ['build', 'app', 'nginx', 'certs'], composeEnv());
   process.stdout.write(`images built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -1,5 +1,12 @@
 // The HTTP client lives with the operations scripts, which use it too.
-export { request, waitUntil, type HttpRequest, type HttpResponse } from '../../scripts/ops/http.js';
+export {
+  request,
+  waitUntil,
+  portOf,
+  type Endpoint,
+  type HttpRequest,
+  type HttpResponse,
+} from '../../scripts/ops/http.js';
 
 /** A clear JSON error: a JSON body whose statusCode matches the response, with error and message. */
 export function isCleanJsonError(status: number, body: string, contentType: unknown): boolean {

@@ -11,4 +11,5 @@ export const images = {
   nodeBase: process.env.NODE_IMAGE ?? 'node:24-bookworm-slim',
   app: `webstack/app:${IMAGE_TAG}`,
   nginx: `webstack/nginx:${IMAGE_TAG}`,
+  certs: `webstack/certs:${IMAGE_TAG}`,
 };

@@ -1,15 +1,20 @@
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { composeDefault, composeService, healthcheckOf, secret, unlimited } from './compose.js';
 import { DB_CONFIG_FILE, databaseEnvironment } from './database.js';
-import { request, waitUntil } from './http.js';
+import { request, waitUntil, type Endpoint } from './http.js';
 import { images } from './images.js';
 
-export { docker } from '../../scripts/ops/docker.js';
+import { docker } from '../../scripts/ops/docker.js';
+
+export { docker };
 
 export interface Stack {
-  /** Host port on 127.0.0.1 where nginx answers: the only way in. */
-  port: number;
+  /** nginx's HTTPS port on 127.0.0.1 with the local CA that signed its certificate: the site. */
+  port: Endpoint & object;
+  /** nginx's plain-HTTP port on 127.0.0.1: the ACME challenge path and redirects to https only. */
+  httpPort: number;
   server: StartedTestContainer;
+  certs: StartedTestContainer;
   db: StartedTestContainer;
   app: StartedTestContainer;
   nginx: StartedTestContainer;
@@ -44,10 +49,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const rootPassword = secret();
   const server = await new GenericContainer(images.nginxBase)
     .withCommand(composeService('server').command ?? ['sleep', 'infinity'])
-    .withExposedPorts(80)
+    .withExposedPorts(80, 443)
     .withWaitStrategy(Wait.forSuccessfulCommand('true'))
     .start();
   const joined = `container:${server.getId()}`;
+
+  // The certificate volume, as compose's certs service fills it (local CA on first start).
+  const certsVolume = `webstack-certs-${server.getId().slice(0, 12)}`;
+  const challengeVolume = `webstack-acme-${server.getId().slice(0, 12)}`;
+  const certs = await new GenericContainer(images.certs)
+    .withNetworkMode(joined)
+    .withBindMounts([
+      { source: certsVolume, target: '/certs', mode: 'rw' },
+      { source: challengeVolume, target: '/acme-challenge', mode: 'rw' },
+    ])
+    .withHealthCheck(healthcheckOf('certs'))
+    .withWaitStrategy(Wait.forHealthCheck())
+    .start();
 
   const db = await new GenericContainer(images.mysql)
     .withNetworkMode(joined)
@@ -67,15 +85,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const nginx = await new GenericContainer(images.nginx)
     .withNetworkMode(joined)
+    .withBindMounts([
+      { source: certsVolume, target: '/etc/nginx/certs', mode: 'ro' },
+      { source: challengeVolume, target: '/var/www/acme-challenge', mode: 'ro' },
+    ])
     .withEnvironment(options.rateLimits ?? unlimited)
     .withHealthCheck(healthcheckOf('nginx'))
     .withWaitStrategy(Wait.forHealthCheck())
     .start();
 
-  const port = server.getMappedPort(80);
+  const ca = (await certs.exec(['cat', '/certs/local-ca/ca.pem'])).stdout;
   return {
-    port,
+    port: { port: server.getMappedPort(443), ca },
+    httpPort: server.getMappedPort(80),
     server,
+    certs,
     db,
     app,
     nginx,
@@ -87,13 +111,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return result.stdout.trim();
     },
     async stop() {
-      for (const container of [nginx, app, db, server]) await container.stop().catch(() => undefined);
+      for (const container of [nginx, app, db, certs, server]) await container.stop().catch(() => undefined);
+      for (const volume of [certsVolume, challengeVolume])
+        await docker
+          .getVolume(volume)
+          .remove()
+          .catch(() => undefined);
     },
   };
 }
 
 /** Waits until the front door says the app is ready again (after a restart of any part). */
-export function waitUntilReady(port: number, timeoutMs = 90_000): Promise<void> {
+export function waitUntilReady(port: Endpoint, timeoutMs = 90_000): Promise<void> {
   return waitUntil(
     'GET /api/health/ready answers 200 through nginx',
     async () => (await request(port, '/api/health/ready')).status === 200,
