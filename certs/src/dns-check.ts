@@ -74,11 +74,12 @@ export async function checkDns(request: DnsCheckRequest): Promise<DnsCheckResult
 
   // www: a CNAME chain that must end at the apex (the design's record), without a loop.
   const chain = [canonical];
+  let unanswered = false;
   for (;;) {
     const current = chain[chain.length - 1]!;
     const targets = await lookup(current, 'CNAME', () => resolver.resolveCname(current));
-    if (!targets) break;
-    if (targets.length === 0) break;
+    unanswered = targets === undefined;
+    if (!targets || targets.length === 0) break;
     const next = targets[0]!.toLowerCase().replace(/\.$/, '');
     if (chain.includes(next) || chain.length > MAX_CNAME_HOPS) {
       problems.push(`CNAME loop: ${[...chain, next].join(' → ')}`);
@@ -88,8 +89,8 @@ export async function checkDns(request: DnsCheckRequest): Promise<DnsCheckResult
     chain.push(next);
   }
   const end = chain[chain.length - 1]!;
-  found.push(chain.length > 1 ? `${chain.join(' CNAME ')}` : `${canonical} (no CNAME)`);
-  if (!problems.some((problem) => problem.startsWith('CNAME loop'))) {
+  if (!unanswered) found.push(chain.length > 1 ? `${chain.join(' CNAME ')}` : `${canonical} (no CNAME)`);
+  if (!unanswered && !problems.some((problem) => problem.startsWith('CNAME loop'))) {
     if (chain.length === 1) {
       const own = await lookup(canonical, 'A', () => resolver.resolve4(canonical));
       if (own && own.length === 0) problems.push(`${canonical} has no record (it must be a CNAME to ${apex}.)`);

@@ -81,6 +81,10 @@ export class CertManager {
 
   async run(): Promise<never> {
     await this.ensureLocal();
+    const mode = this.directory ? 'acme' : 'local';
+    const saved = await this.store.state();
+    // A change of mode (or a first start) starts with a clean slate of failures.
+    if (saved?.mode !== mode) await this.store.saveState({ mode, failures: 0 });
     if (!this.directory)
       this.log.info(
         { step: 'mode' },

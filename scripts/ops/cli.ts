@@ -5,6 +5,8 @@ import { backup, restore } from './backup.js';
 import { REPO_ROOT, defaultTarget } from './compose.js';
 import { deploy, rollback } from './deploy.js';
 import { drill, formatDrill } from './drill.js';
+import { certStatus } from '../tool/cert/status.js';
+import { dnsCheck, dnsRecords } from '../tool/dns/commands.js';
 
 const usage = `usage:
   scripts/deploy [--image REF]   build the working tree's app and switch to it without downtime
@@ -13,7 +15,12 @@ const usage = `usage:
                                  consistent compressed dump (default db/backups/, keep 7)
   scripts/restore FILE [--yes]   check FILE is a complete dump, then replace the database with it
   scripts/drill [--connections N] [--cap SECONDS] [--watch SECONDS]
-                                 stop, then kill, each part under load; print what users saw`;
+                                 stop, then kill, each part under load; print what users saw
+  scripts/dns records --ipv4 IP [--ipv6 IP] [--domain www.D] [--caa CA]
+                                 the zone records for SITE_DOMAIN, as a zone file and a table
+  scripts/dns check [--resolver HOST[:PORT]] [--ipv4 IP] [--ipv6 IP] [--domain www.D] [--caa CA]
+                                 resolve them and say exactly what is wrong (as issuance does)
+  scripts/cert status            the served certificate: names, issuer, expiry, next renewal`;
 
 function wholeNumber(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -71,6 +78,18 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       stoppedWatchMs: wholeNumber('watch', values.watch, 10) * 1000,
     });
     console.log(`\n${formatDrill(rows)}`);
+  },
+  async dns([sub = '', ...args]) {
+    if (sub === 'records') return console.log(dnsRecords(args));
+    if (sub !== 'check') throw new Error('scripts/dns records | check (see scripts/dns --help)');
+    const { ok, report } = await dnsCheck(args);
+    console.log(report);
+    if (!ok) process.exitCode = 1;
+  },
+  async cert([sub = '', ...args]) {
+    if (sub !== 'status') throw new Error('scripts/cert status');
+    parseArgs({ args, options: {} });
+    console.log(await certStatus(defaultTarget(), process.env.SITE_DOMAIN ?? 'www.foobar.com'));
   },
 };
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceContainer } from '../../scripts/ops/docker.js';
-import { compose, composeEnv, publishedPort as portOf } from '../support/compose.js';
+import { compose, composeEnv, siteEndpoint } from '../support/compose.js';
 import { request } from '../support/http.js';
 import { images } from '../support/images.js';
 import { docker } from '../support/stack.js';
@@ -10,7 +10,7 @@ import { docker } from '../support/stack.js';
 // published on 127.0.0.1 only, on a free port), with the images the global setup built.
 const project = `webstack-test-${randomBytes(3).toString('hex')}`;
 const env = composeEnv();
-let port: number;
+let port: { port: number; ca: string };
 
 interface PsEntry {
   Service: string;
@@ -26,7 +26,7 @@ async function services(): Promise<PsEntry[]> {
   return trimmed.startsWith('[') ? JSON.parse(trimmed) : trimmed.split('\n').map((line) => JSON.parse(line));
 }
 
-const publishedPort = () => portOf(project, env);
+const publishedPort = () => siteEndpoint(project, env);
 
 beforeAll(async () => {
   await compose(project, ['up', '-d', '--wait'], env);
@@ -40,7 +40,7 @@ afterAll(async () => {
 describe('docker-compose.yml end to end', () => {
   it('runs every service healthy, with only nginx published, on 127.0.0.1', async () => {
     const ps = await services();
-    expect(ps.map((s) => s.Service).sort()).toEqual(['app', 'db', 'nginx', 'server']);
+    expect(ps.map((s) => s.Service).sort()).toEqual(['app', 'certs', 'db', 'nginx', 'server']);
     for (const service of ps) {
       expect(service.State, service.Service).toBe('running');
       expect(service.Health, service.Service).toBe('healthy');
@@ -48,7 +48,10 @@ describe('docker-compose.yml end to end', () => {
     const published = ps.flatMap((s) =>
       (s.Publishers ?? []).filter((p) => p.PublishedPort > 0).map((p) => ({ ...p, service: s.Service })),
     );
-    expect(published).toEqual([expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 80 })]);
+    expect(published.sort((a, b) => a.TargetPort - b.TargetPort)).toEqual([
+      expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 80 }),
+      expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 443 }),
+    ]);
   });
 
   it('serves the page and the API through nginx', async () => {
@@ -65,7 +68,8 @@ describe('docker-compose.yml end to end', () => {
     expect((await request(port, '/api/health/ready')).json()).toEqual({ status: 'ok' });
   });
 
-  it('keeps the data on its named volume across down/up and recreated containers', async () => {
+  it('keeps the data and the certificates on their named volumes across down/up and recreated containers', async () => {
+    const { ca } = port;
     const post = (
       await request(port, '/api/posts', { method: 'POST', body: { author: 'volume', body: 'persists' } })
     ).json();
@@ -76,6 +80,21 @@ describe('docker-compose.yml end to end', () => {
     await compose(project, ['up', '-d', '--wait', '--force-recreate'], env);
     port = await publishedPort();
     expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
+    // The same local CA, so a browser that trusts it once keeps trusting the site.
+    expect(port.ca).toBe(ca);
+  });
+
+  it('keeps certificates and keys owner-only (mode 600) on the certs volume', async () => {
+    const listing = await compose(
+      project,
+      ['exec', '-T', 'certs', 'find', '/certs', '-type', 'f', '-printf', '%m %u %p\\n'],
+      env,
+    );
+    const files = listing.trim().split('\n');
+    expect(files).toEqual(
+      expect.arrayContaining([expect.stringMatching(/ca\.key$/), expect.stringMatching(/privkey\.pem$/)]),
+    );
+    for (const line of files) expect(line).toMatch(/^600 root /);
   });
 
   it('runs every container hardened: read-only root, no capabilities beyond need, no-new-privileges', async () => {
@@ -84,6 +103,7 @@ describe('docker-compose.yml end to end', () => {
       db: { capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'] },
       app: { user: 'node', capAdd: [] },
       nginx: { capAdd: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] },
+      certs: { capAdd: [] },
     };
     for (const [service, want] of Object.entries(expected)) {
       const info = await (await serviceContainer(project, service)).inspect();
@@ -100,7 +120,7 @@ describe('docker-compose.yml end to end', () => {
   });
 
   it('keeps secrets out of the images: no .env, no password in any layer', async () => {
-    for (const image of [images.app, images.nginx]) {
+    for (const image of [images.app, images.nginx, images.certs]) {
       const history = await docker.getImage(image).history();
       const layers = JSON.stringify(history);
       expect(layers, image).not.toContain(env.MYSQL_PASSWORD!);
