@@ -19,14 +19,21 @@ export interface AcmeRequest {
   directoryCa?: string;
 }
 
-/** Trust an extra CA for the ACME directory's HTTPS (acme-client's shared axios instance). */
-export function trustDirectoryCa(pem: string): void {
-  acme.axios.defaults.httpsAgent = new https.Agent({ ca: [...rootCertificates, pem], keepAlive: false });
+/**
+ * How acme-client's shared axios instance talks to the directory: with a time limit (a CA
+ * that vanished would otherwise hold an attempt for minutes of TCP retries), and trusting
+ * an extra CA for the directory's own HTTPS when one is given (a test CA such as Pebble).
+ */
+export function configureDirectoryHttp(timeoutMs: number, extraCa?: string): void {
+  acme.axios.defaults.timeout = timeoutMs;
+  if (extraCa) acme.axios.defaults.httpsAgent = new https.Agent({ ca: [...rootCertificates, extraCa] });
 }
+
+const accountId = (directoryUrl: string) => createHash('sha256').update(directoryUrl).digest('hex').slice(0, 16);
 
 /** The account key for this directory: made once, kept on the volume (mode 600). */
 async function accountKey(store: CertStore, directoryUrl: string): Promise<Buffer> {
-  const id = createHash('sha256').update(directoryUrl).digest('hex').slice(0, 16);
+  const id = accountId(directoryUrl);
   const existing = await store.read('accounts', `${id}.key`);
   if (existing) return Buffer.from(existing);
   const key = await acme.crypto.createPrivateEcdsaKey();
@@ -35,11 +42,41 @@ async function accountKey(store: CertStore, directoryUrl: string): Promise<Buffe
   return key;
 }
 
+/**
+ * A client logged in to its account. The account URL is kept beside the key: asking the CA
+ * to "create" an existing account makes acme-client send an empty update, which RFC 8555
+ * CAs may refuse. A URL the CA no longer knows (a test CA restarted) is looked up again.
+ */
+async function accountClient(store: CertStore, request: AcmeRequest, log: Logger): Promise<acme.Client> {
+  const id = accountId(request.directoryUrl);
+  const key = await accountKey(store, request.directoryUrl);
+  const storedUrl = (await store.read('accounts', `${id}.url`))?.trim();
+  if (storedUrl) {
+    const client = new acme.Client({ directoryUrl: request.directoryUrl, accountKey: key, accountUrl: storedUrl });
+    try {
+      await client.updateAccount();
+      return client;
+    } catch (err) {
+      log.warn(
+        { step: 'account', reason: (err as Error).message },
+        'the CA does not know the stored account URL; looking the account up',
+      );
+    }
+  }
+  const client = new acme.Client({ directoryUrl: request.directoryUrl, accountKey: key });
+  try {
+    await client.createAccount({ onlyReturnExisting: true });
+  } catch {
+    const contact = request.email ? [`mailto:${request.email}`] : undefined;
+    await client.createAccount({ termsOfServiceAgreed: true, ...(contact ? { contact } : {}) });
+    log.info({ step: 'account', url: client.getAccountUrl() }, 'ACME account registered');
+  }
+  await store.write(['accounts', `${id}.url`], `${client.getAccountUrl()}\n`);
+  return client;
+}
+
 export async function issueAcme(store: CertStore, request: AcmeRequest, log: Logger): Promise<Installed> {
-  const client = new acme.Client({
-    directoryUrl: request.directoryUrl,
-    accountKey: await accountKey(store, request.directoryUrl),
-  });
+  const client = await accountClient(store, request, log);
   const [key, csr] = await acme.crypto.createCsr(
     { commonName: request.names[0], altNames: request.names },
     await acme.crypto.createPrivateEcdsaKey(),

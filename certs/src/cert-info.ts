@@ -25,8 +25,8 @@ export function certInfo(pem: string | Buffer): CertInfo {
     .map((entry) => entry.replace(/^(DNS|IP Address):/, ''));
   return {
     names,
-    subject: cert.subject.replaceAll('\n', ', '),
-    issuer: cert.issuer.replaceAll('\n', ', '),
+    subject: (cert.subject ?? '').replaceAll('\n', ', '),
+    issuer: (cert.issuer ?? '').replaceAll('\n', ', '),
     notBefore,
     notAfter,
     renewAt: new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) * RENEW_AT_FRACTION),

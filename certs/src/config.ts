@@ -19,6 +19,7 @@ export interface Config {
   HSTS_MAX_AGE: number;
   ACME_RETRY_MIN_SECONDS: number;
   ACME_RETRY_MAX_SECONDS: number;
+  ACME_HTTP_TIMEOUT_SECONDS: number;
   LOCAL_CERT_DAYS: number;
   /** Where nginx answers plain HTTP in this namespace, for the webroot probe before an order. */
   PROBE_URL: string;
@@ -43,6 +44,7 @@ const schema = {
     // after 5 minutes and each next one waits twice as long, up to 6 hours.
     ACME_RETRY_MIN_SECONDS: { type: 'integer', minimum: 1, default: 300 },
     ACME_RETRY_MAX_SECONDS: { type: 'integer', minimum: 1, default: 21600 },
+    ACME_HTTP_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, default: 30 },
     LOCAL_CERT_DAYS: { type: 'integer', minimum: 1, maximum: 397, default: 90 },
     PROBE_URL: { type: 'string', pattern: '^http://', default: 'http://127.0.0.1:80' },
     LOG_LEVEL: {

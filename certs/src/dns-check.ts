@@ -78,7 +78,7 @@ export async function checkDns(request: DnsCheckRequest): Promise<DnsCheckResult
   for (;;) {
     const current = chain[chain.length - 1]!;
     const targets = await lookup(current, 'CNAME', () => resolver.resolveCname(current));
-    unanswered = targets === undefined;
+    unanswered = targets === undefined && chain.length === 1;
     if (!targets || targets.length === 0) break;
     const next = targets[0]!.toLowerCase().replace(/\.$/, '');
     if (chain.includes(next) || chain.length > MAX_CNAME_HOPS) {
@@ -99,10 +99,11 @@ export async function checkDns(request: DnsCheckRequest): Promise<DnsCheckResult
           `${canonical} has no CNAME and its A ${own.join(', ')} is not the apex's (make it a CNAME to ${apex}.)`,
         );
     } else if (end !== apex) {
+      // Another alias is fine only if it leads to the apex's own addresses.
       const endV4 = await lookup(end, 'A', () => resolver.resolve4(end));
-      if (endV4 && !(apexV4 && sameSet(endV4, apexV4)))
+      if (!(endV4 && apexV4 && apexV4.length > 0 && sameSet(endV4, apexV4)))
         problems.push(
-          `${canonical} is a CNAME to ${chain[1]}, which leads to ${endV4.join(', ') || 'no address'}, not to ${apex} (it must be a CNAME to ${apex}.)`,
+          `${canonical} is a CNAME to ${chain.slice(1).join(' → ')}${endV4?.length ? ` (${endV4.join(', ')})` : ''}, not to ${apex} (it must be a CNAME to ${apex}.)`,
         );
     }
   }

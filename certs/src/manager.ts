@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { issueAcme, trustDirectoryCa } from './acme.js';
+import { configureDirectoryHttp, issueAcme } from './acme.js';
 import { certInfo } from './cert-info.js';
 import { acmeDirectory, type Config } from './config.js';
 import { checkDns } from './dns-check.js';
@@ -41,7 +41,7 @@ export class CertManager {
     this.store = new CertStore(config.CERTS_DIR, config.HSTS_MAX_AGE);
     this.directory = acmeDirectory(config);
     this.names = siteNames(config.SITE_DOMAIN);
-    if (config.ACME_DIRECTORY_CA) trustDirectoryCa(config.ACME_DIRECTORY_CA);
+    configureDirectoryHttp(config.ACME_HTTP_TIMEOUT_SECONDS * 1000, config.ACME_DIRECTORY_CA || undefined);
   }
 
   private localNames() {
@@ -91,23 +91,31 @@ export class CertManager {
         "ACME is off (no ACME_DIRECTORY or ACME_EMAIL): serving the local CA's certificate",
       );
     for (;;) {
-      await this.ensureLocal();
-      const state: StoredState = (await this.store.state()) ?? { mode: this.directory ? 'acme' : 'local', failures: 0 };
-      const now = new Date();
-      const waitBackoff = state.nextAttempt ? new Date(state.nextAttempt).getTime() - now.getTime() : 0;
-      if (waitBackoff > 0) {
-        await sleep(Math.min(waitBackoff, HOUR_MS));
-        continue;
+      try {
+        await this.step();
+      } catch (err) {
+        // Something unplanned (a damaged file on the volume, say): say so, keep serving, try later.
+        this.log.error({ step: 'manager', err }, 'unexpected failure; trying again later');
+        await sleep(this.config.ACME_RETRY_MIN_SECONDS * 1000);
       }
-      const current = await this.store.current();
-      const reason = this.dueReason(current, now);
-      if (!reason) {
-        const renewAt = certInfo(current!.fullchain).renewAt.getTime();
-        await sleep(Math.max(1_000, Math.min(renewAt - now.getTime(), HOUR_MS)));
-        continue;
-      }
-      await this.attempt(reason, state);
     }
+  }
+
+  /** One turn of the loop: wait for a backoff or the renewal time, or make an attempt. */
+  private async step(): Promise<void> {
+    await this.ensureLocal();
+    const state: StoredState = (await this.store.state()) ?? { mode: this.directory ? 'acme' : 'local', failures: 0 };
+    const now = new Date();
+    const waitBackoff = state.nextAttempt ? new Date(state.nextAttempt).getTime() - now.getTime() : 0;
+    if (waitBackoff > 0) return sleep(Math.min(waitBackoff, HOUR_MS)).then(() => undefined);
+    const current = await this.store.current();
+    const reason = this.dueReason(current, now);
+    if (!reason) {
+      const renewAt = certInfo(current!.fullchain).renewAt.getTime();
+      await sleep(Math.max(1_000, Math.min(renewAt - now.getTime(), HOUR_MS)));
+      return;
+    }
+    await this.attempt(reason, state);
   }
 
   private async attempt(reason: string, state: StoredState): Promise<void> {

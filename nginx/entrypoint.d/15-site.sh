@@ -8,6 +8,7 @@ if ! [[ "$domain" =~ ^www\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0
   echo "site: SITE_DOMAIN must be a name of the form www.<your domain> (e.g. www.foobar.com), not \"$domain\"" >&2
   exit 1
 fi
+# shellcheck disable=SC2016 # envsubst is given the variable names, not their values
 SITE_DOMAIN=$domain SITE_APEX=${domain#www.} envsubst '${SITE_DOMAIN} ${SITE_APEX}' \
   </etc/nginx/site/site.conf.template >"${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/runtime}/site.conf"
 echo "site: serving $domain (apex ${domain#www.})"

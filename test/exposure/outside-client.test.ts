@@ -3,7 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceContainer } from '../../scripts/ops/docker.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
+import { compose, composeEnv, localCa, publishedPort } from '../support/compose.js';
 import { recordResult } from '../support/results.js';
 
 const run = promisify(execFile);
@@ -22,6 +22,8 @@ const clientAddress = `10.213.${subnet}.2`;
 const project = `webstack-test-exposure-${randomBytes(3).toString('hex')}`;
 const env = composeEnv({ HTTP_BIND: '0.0.0.0' });
 let httpPort: number;
+let httpsPort: number;
+let ca: string;
 let serverAddress: string;
 
 const ip = (...args: string[]) => run('ip', args);
@@ -35,6 +37,21 @@ async function opens(address: string, port: number): Promise<boolean> {
   return stdout.trim() === 'open';
 }
 
+/** GET / over HTTPS from the outside client, verified against the stack's local CA: "status protocol". */
+async function httpsFromOutside(address: string, port: number): Promise<string> {
+  const script = `
+    const https = require('node:https');
+    https.get({ host: process.argv[1], port: Number(process.argv[2]), path: '/', servername: 'www.foobar.com',
+      headers: { host: 'www.foobar.com' }, ca: process.env.CA, timeout: 5000 },
+      (res) => { console.log(res.statusCode, 'HTTP/' + res.httpVersion, res.socket.getProtocol()); res.resume(); })
+      .on('error', (err) => console.log('error', err.message));`;
+  const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script, address, String(port)], {
+    timeout: 15_000,
+    env: { ...process.env, CA: ca },
+  });
+  return stdout.trim();
+}
+
 /** The status line of GET / from the outside client. */
 async function statusFromOutside(address: string, port: number): Promise<string> {
   const { stdout } = await fromOutside(
@@ -46,6 +63,8 @@ async function statusFromOutside(address: string, port: number): Promise<string>
 beforeAll(async () => {
   await compose(project, ['up', '-d', '--wait'], env);
   httpPort = await publishedPort(project, env);
+  httpsPort = await publishedPort(project, env, 443);
+  ca = await localCa(project, env);
   const info = await (await serviceContainer(project, 'server')).inspect();
   serverAddress = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress ?? '';
   await ip('netns', 'add', ns);
@@ -67,26 +86,31 @@ afterAll(async () => {
 });
 
 describe('exposure, seen from a separate network namespace (an outside client)', () => {
-  it('reaches the site on the published HTTP port', async () => {
-    expect(await statusFromOutside(hostAddress, httpPort)).toMatch(/^HTTP\/1\.1 200 /);
+  it('reaches the site over HTTPS on the published port (certificate verified), and gets a redirect on port 80', async () => {
+    expect(await httpsFromOutside(hostAddress, httpsPort)).toMatch(/^200 HTTP\/1\.1 TLSv1\.3$/);
+    expect(await statusFromOutside(hostAddress, httpPort)).toMatch(/^HTTP\/1\.1 301 /);
   });
 
   it('finds 5000 and 3306 closed, on the host and on the server container alike', async () => {
     const probes = {
       'host:http': await opens(hostAddress, httpPort),
+      'host:https': await opens(hostAddress, httpsPort),
       'host:5000': await opens(hostAddress, 5000),
       'host:3306': await opens(hostAddress, 3306),
       'server:80': await opens(serverAddress, 80),
+      'server:443': await opens(serverAddress, 443),
       'server:5000': await opens(serverAddress, 5000),
       'server:3306': await opens(serverAddress, 3306),
     };
     await recordResult('exposure', probes);
     expect(probes).toEqual({
       'host:http': true,
+      'host:https': true,
       'host:5000': false,
       'host:3306': false,
-      // Docker forwards only the published port to the container.
+      // Docker forwards only the published ports to the container.
       'server:80': true,
+      'server:443': true,
       'server:5000': false,
       'server:3306': false,
     });

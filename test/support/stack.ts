@@ -10,7 +10,7 @@ export { docker };
 
 export interface Stack {
   /** nginx's HTTPS port on 127.0.0.1 with the local CA that signed its certificate: the site. */
-  port: Endpoint & object;
+  port: { port: number; ca: string };
   /** nginx's plain-HTTP port on 127.0.0.1: the ACME challenge path and redirects to https only. */
   httpPort: number;
   server: StartedTestContainer;

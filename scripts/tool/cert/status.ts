@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { certInfo } from '../../../certs/src/cert-info.js';
 import { compose, type StackTarget } from '../../ops/compose.js';
 
-async function servedCertificate(port: number, servername: string) {
+export async function servedCertificate(port: number, servername: string) {
   return new Promise<ReturnType<typeof certInfo>>((resolve, reject) => {
     // Not verified here on purpose: the point is to show whatever is served, trusted or not.
     const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
