@@ -21,11 +21,14 @@ export interface AcmeRequest {
 
 /**
  * How acme-client's shared axios instance talks to the directory: with a time limit (a CA
- * that vanished would otherwise hold an attempt for minutes of TCP retries), and trusting
+ * that vanished would otherwise hold an attempt for minutes of TCP retries), how often
+ * acme-client repeats a request that got no answer, and trusting
  * an extra CA for the directory's own HTTPS when one is given (a test CA such as Pebble).
  */
-export function configureDirectoryHttp(timeoutMs: number, extraCa?: string): void {
+export function configureDirectoryHttp(timeoutMs: number, retries: number, extraCa?: string): void {
   acme.axios.defaults.timeout = timeoutMs;
+  // acme-client retries a request that got no answer (or 429/503) with growing pauses.
+  (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number } }).acmeSettings!.retryMaxAttempts = retries;
   if (extraCa) acme.axios.defaults.httpsAgent = new https.Agent({ ca: [...rootCertificates, extraCa] });
 }
 
@@ -57,6 +60,8 @@ async function accountClient(store: CertStore, request: AcmeRequest, log: Logger
       await client.updateAccount();
       return client;
     } catch (err) {
+      // No answer at all (the CA is down) is not a reason to register again.
+      if ((err as { isAxiosError?: boolean }).isAxiosError) throw err;
       log.warn(
         { step: 'account', reason: (err as Error).message },
         'the CA does not know the stored account URL; looking the account up',

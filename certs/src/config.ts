@@ -20,6 +20,7 @@ export interface Config {
   ACME_RETRY_MIN_SECONDS: number;
   ACME_RETRY_MAX_SECONDS: number;
   ACME_HTTP_TIMEOUT_SECONDS: number;
+  ACME_HTTP_RETRIES: number;
   LOCAL_CERT_DAYS: number;
   /** Where nginx answers plain HTTP in this namespace, for the webroot probe before an order. */
   PROBE_URL: string;
@@ -45,6 +46,8 @@ const schema = {
     ACME_RETRY_MIN_SECONDS: { type: 'integer', minimum: 1, default: 300 },
     ACME_RETRY_MAX_SECONDS: { type: 'integer', minimum: 1, default: 21600 },
     ACME_HTTP_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, default: 30 },
+    // acme-client's own default: five more tries of a request the CA did not answer.
+    ACME_HTTP_RETRIES: { type: 'integer', minimum: 0, maximum: 10, default: 5 },
     LOCAL_CERT_DAYS: { type: 'integer', minimum: 1, maximum: 397, default: 90 },
     PROBE_URL: { type: 'string', pattern: '^http://', default: 'http://127.0.0.1:80' },
     LOG_LEVEL: {

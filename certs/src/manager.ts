@@ -41,7 +41,11 @@ export class CertManager {
     this.store = new CertStore(config.CERTS_DIR, config.HSTS_MAX_AGE);
     this.directory = acmeDirectory(config);
     this.names = siteNames(config.SITE_DOMAIN);
-    configureDirectoryHttp(config.ACME_HTTP_TIMEOUT_SECONDS * 1000, config.ACME_DIRECTORY_CA || undefined);
+    configureDirectoryHttp(
+      config.ACME_HTTP_TIMEOUT_SECONDS * 1000,
+      config.ACME_HTTP_RETRIES,
+      config.ACME_DIRECTORY_CA || undefined,
+    );
   }
 
   private localNames() {
