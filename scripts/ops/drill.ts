@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import type { StackTarget } from './compose.js';
-import { serviceContainer, signalMainProcess } from './docker.js';
-import { request, type HttpResponse } from './http.js';
+import { execIn, serviceContainer, signalMainProcess } from './docker.js';
+import { portOf, request, type Endpoint, type HttpResponse } from './http.js';
 import { formatCounts, outageMs, readWriteMix, runLoad, summarize, type LoadRequest } from './load.js';
 import type { Log } from './steps.js';
 
@@ -41,18 +41,20 @@ const drillMix: LoadRequest[] = [{ weight: 1, path: '/' }, ...readWriteMix];
 const REPAIR_CAP_MS = 180_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function frontDoorReady(port: number): Promise<boolean> {
+async function frontDoorReady(port: Endpoint): Promise<boolean> {
   return request(port, '/api/health/ready', { timeoutMs: 2_000 }).then(
     (answer) => answer.status === 200,
     () => false,
   );
 }
 
-/** nginx's published port on the host, as the server container has it now. */
-async function frontDoorPort(server: Docker.Container): Promise<number> {
-  const binding = (await server.inspect()).NetworkSettings.Ports['80/tcp']?.[0];
-  if (!binding) throw new Error('the server container publishes no port 80');
-  return Number(binding.HostPort);
+/** nginx's published HTTPS port on the host, as the server container has it now, with the stack's local CA. */
+async function frontDoorPort(project: string, server: Docker.Container): Promise<Endpoint> {
+  const binding = (await server.inspect()).NetworkSettings.Ports['443/tcp']?.[0];
+  if (!binding) throw new Error('the server container publishes no port 443');
+  const ca = await execIn(await serviceContainer(project, 'certs'), ['cat', '/certs/local-ca/ca.pem']);
+  if (ca.exitCode !== 0) throw new Error(`cannot read the local CA from the certs service: ${ca.stderr}`);
+  return { port: Number(binding.HostPort), ca: ca.stdout };
 }
 
 /**
@@ -60,7 +62,7 @@ async function frontDoorPort(server: Docker.Container): Promise<number> {
  * Docker's restart policy, not merely not yet dead). Returns ms since `since`, or null.
  */
 async function waitRecovered(
-  port: number,
+  port: Endpoint,
   part: Docker.Container,
   restartsBefore: number,
   since: number,
@@ -87,7 +89,7 @@ async function repair(project: string, part: Part, container: Docker.Container):
   return `${stopped ? 'docker start server, then ' : ''}docker restart db app nginx`;
 }
 
-async function lostWrites(port: number, written: Map<number, string>): Promise<number> {
+async function lostWrites(port: Endpoint, written: Map<number, string>): Promise<number> {
   let lost = 0;
   const ids = [...written.keys()];
   for (let i = 0; i < ids.length; i += 8) {
@@ -103,9 +105,9 @@ async function lostWrites(port: number, written: Map<number, string>): Promise<n
 async function drillOne(options: DrillOptions, part: Part, action: Action): Promise<DrillRow> {
   const { project, connections = 4, selfRecoveryCapMs = 60_000, stoppedWatchMs = 10_000 } = options;
   const server = await serviceContainer(project, 'server');
-  const port = await frontDoorPort(server);
+  const port = await frontDoorPort(project, server);
   if (!(await frontDoorReady(port)))
-    throw new Error(`the site on 127.0.0.1:${port} is not ready before the drill of ${part}`);
+    throw new Error(`the site on 127.0.0.1:${portOf(port)} is not ready before the drill of ${part}`);
   const container = await serviceContainer(project, part);
   const restartsBefore = (await container.inspect()).RestartCount;
   const written = new Map<number, string>();

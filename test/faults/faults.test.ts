@@ -2,18 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outageMs, readWriteMix, runLoad, type LoadRequest, type LoadResult } from '../../scripts/ops/load.js';
 import { execIn, serviceContainer, signalMainProcess } from '../../scripts/ops/docker.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
+import { compose, composeEnv, siteEndpoint } from '../support/compose.js';
 import { isCleanJsonError, request, waitUntil } from '../support/http.js';
 import { recordResult } from '../support/results.js';
 
 // The real docker-compose.yml, restart policies included.
 const project = `webstack-test-faults-${randomBytes(3).toString('hex')}`;
 const env = composeEnv();
-let port: number;
+/** The site over HTTPS, verified against the stack's local CA. */
+let port: { port: number; ca: string };
 
 beforeAll(async () => {
   await compose(project, ['up', '-d', '--wait'], env);
-  port = await publishedPort(project, env);
+  port = await siteEndpoint(project, env);
 });
 
 afterAll(async () => {

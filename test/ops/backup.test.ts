@@ -6,7 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup, restore } from '../../scripts/ops/backup.js';
 import { readWriteMix, runLoad } from '../../scripts/ops/load.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
+import { compose, composeEnv, siteEndpoint } from '../support/compose.js';
 import { request } from '../support/http.js';
 import { IMAGE_TAG } from '../support/images.js';
 
@@ -14,7 +14,8 @@ const project = `webstack-test-${IMAGE_TAG}-backup-${randomBytes(3).toString('he
 const env = composeEnv();
 const dir = mkdtempSync(join(tmpdir(), 'wsi-backups-'));
 const quiet = () => undefined;
-let port: number;
+/** The site over HTTPS, verified against the stack's local CA. */
+let port: { port: number; ca: string };
 
 interface Post {
   id: number;
@@ -42,7 +43,7 @@ const write = async (author: string, body: string) =>
 
 async function up(): Promise<void> {
   await compose(project, ['up', '-d', '--wait'], env);
-  port = await publishedPort(project, env);
+  port = await siteEndpoint(project, env);
 }
 
 beforeAll(up);

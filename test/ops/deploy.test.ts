@@ -7,7 +7,7 @@ import { APP_PORT, SLOT_PORT, deploy, rollback } from '../../scripts/ops/deploy.
 import { docker, lastLogLines, serviceContainer } from '../../scripts/ops/docker.js';
 import { formatCounts, outageMs, readWriteMix, runLoad, type LoadResult } from '../../scripts/ops/load.js';
 import { liveAppPort, reloadGracefully, writeUpstream } from '../../scripts/ops/nginx.js';
-import { compose, composeEnv, publishedPort } from '../support/compose.js';
+import { compose, composeEnv, siteEndpoint } from '../support/compose.js';
 import { IMAGE_TAG, images } from '../support/images.js';
 import { writeResult } from '../support/results.js';
 import { waitUntilReady } from '../support/stack.js';
@@ -19,7 +19,8 @@ const CONNECTIONS = 16;
 const secondRelease = `webstack/app:${IMAGE_TAG}-second-${randomBytes(3).toString('hex')}`;
 const log: string[] = [];
 const report: string[] = [];
-let port: number;
+/** The site over HTTPS, verified against the stack's local CA. */
+let port: { port: number; ca: string };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const liveImage = async () => (await (await serviceContainer(project, 'app')).inspect()).Image;
@@ -41,7 +42,7 @@ async function buildSecondRelease(): Promise<void> {
 
 beforeAll(async () => {
   await compose(project, ['up', '-d', '--wait'], env);
-  port = await publishedPort(project, env);
+  port = await siteEndpoint(project, env);
   await buildSecondRelease();
 });
 

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drill, formatDrill } from '../../scripts/ops/drill.js';
-import { compose, composeEnv } from '../support/compose.js';
+import { compose, composeEnv, siteEndpoint } from '../support/compose.js';
 import { IMAGE_TAG } from '../support/images.js';
 import { writeResult } from '../support/results.js';
 import { waitUntilReady } from '../support/stack.js';
 
 const project = `webstack-test-${IMAGE_TAG}-drill-${randomBytes(3).toString('hex')}`;
 let port: number;
+let httpsPort: number;
 let env: NodeJS.ProcessEnv;
 
 /** A port free right now: the drill restarts the server container, so it must stay the same. */
@@ -23,7 +24,8 @@ const freePort = () =>
 
 beforeAll(async () => {
   port = await freePort();
-  env = composeEnv({ HTTP_PORT: String(port) });
+  httpsPort = await freePort();
+  env = composeEnv({ HTTP_PORT: String(port), HTTPS_PORT: String(httpsPort) });
   await compose(project, ['up', '-d', '--wait'], env);
 });
 
@@ -68,6 +70,6 @@ describe('the single point of failure, measured', () => {
     }
     // ...except the namespace's owner: restarted, it has a new namespace the others never join.
     expect(rows.at(-1)!.selfRecoveryMs).toBeNull();
-    await waitUntilReady(port);
+    await waitUntilReady(await siteEndpoint(project, env));
   });
 });
