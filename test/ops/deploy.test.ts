@@ -100,7 +100,13 @@ describe('zero-downtime deploy, rollback and reload', () => {
     expect(await docker.listContainers({ all: true, filters: { name: [`${project}-app-${SLOT_PORT}`] } })).toEqual([]);
     expect(await lastLogLines(nginx, 100_000)).toContain(`"upstream_addr":"127.0.0.1:${SLOT_PORT}"`);
     const ps = await compose(project, ['ps', '--format', '{{.Service}} {{.State}}'], env);
-    expect(ps.trim().split('\n').sort()).toEqual(['app running', 'db running', 'nginx running', 'server running']);
+    expect(ps.trim().split('\n').sort()).toEqual([
+      'app running',
+      'certs running',
+      'db running',
+      'nginx running',
+      'server running',
+    ]);
   });
 
   it('refuses a release that never becomes ready, and the live app keeps serving', async () => {
