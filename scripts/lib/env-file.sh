@@ -22,6 +22,10 @@ ensure_env_file() {
 # Written by scripts/up on $(date -u +%Y-%m-%dT%H:%M:%SZ). Keep it secret; see .env.example.
 HTTP_BIND=${HTTP_BIND:-0.0.0.0}
 HTTP_PORT=${HTTP_PORT:-80}
+HTTPS_PORT=${HTTPS_PORT:-443}
+SITE_DOMAIN=${SITE_DOMAIN:-www.foobar.com}
+ACME_EMAIL=${ACME_EMAIL:-}
+ACME_DIRECTORY=${ACME_DIRECTORY:-}
 MYSQL_DATABASE=webstack
 MYSQL_USER=webstack
 MYSQL_PASSWORD=$(random_secret)

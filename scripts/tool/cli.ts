@@ -10,6 +10,8 @@ import { backup, restore } from './local/backup.js';
 import { deploy, rollback } from './local/deploy.js';
 import { drill, formatDrill } from './local/drill.js';
 import { reliabilityReport } from './report/reliability.js';
+import { certStatus } from './cert/status.js';
+import { dnsCheck, dnsRecords } from './dns/commands.js';
 
 const usage = `usage:
   scripts/deploy [--image REF]   build the working tree's app and switch to it without downtime
@@ -20,7 +22,13 @@ const usage = `usage:
   scripts/drill [--connections N] [--cap SECONDS] [--watch SECONDS]
                                  stop, then kill, each part under load; print what users saw
   scripts/bench [options]        measure the stack (npm run bench; --help for its options)
-  npm run report:reliability     the README's Reliability section from the last test run`;
+  npm run report:reliability     the README's Reliability section from the last test run
+
+  scripts/dns records --ipv4 IP [--ipv6 IP] [--domain www.D] [--caa CA]
+                                 the zone records for SITE_DOMAIN, as a zone file and a table
+  scripts/dns check [--resolver HOST[:PORT]] [--ipv4 IP] [--ipv6 IP] [--domain www.D] [--caa CA]
+                                 resolve them and say exactly what is wrong (as issuance does)
+  scripts/cert status            the served certificate: names, issuer, expiry, next renewal`;
 
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
@@ -74,6 +82,19 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   },
   bench,
   'reliability-report': reliabilityReport,
+  async dns([sub = '', ...args]) {
+    if (sub === 'records') return console.log(dnsRecords(args));
+    if (sub !== 'check') throw new Error('scripts/dns records | check (see scripts/dns --help)');
+    const { ok, report } = await dnsCheck(args);
+    console.log(report);
+    if (!ok) process.exitCode = 1;
+  },
+  async cert([sub = '', ...args]) {
+    if (sub !== 'status') throw new Error('scripts/cert status');
+    parseArgs({ args, options: {} });
+    const target = defaultTarget();
+    console.log(await certStatus(target, target.env.SITE_DOMAIN ?? 'www.foobar.com'));
+  },
 };
 
 const [name = '', ...args] = process.argv.slice(2);

@@ -1,34 +1,27 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
-
-// Debian's chromium, driven headless; never a browser download.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { launchTrusting, type TrustingBrowser } from '../support/browser.js';
 
 const PAYLOAD = `<script>window.__xss = 'script'</script><img src=x onerror="window.__xss = 'img'"><svg onload="alert('svg')">`;
 
 let stack: Stack;
+let trusting: TrustingBrowser;
 let browser: Browser;
+/** The site over HTTPS, its certificate from the stack's local CA, which this browser trusts. */
+let site: string;
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  trusting = await launchTrusting({ 'webstack local CA': stack.port.ca });
+  browser = trusting.browser;
+  site = `https://localhost:${stack.port.port}/`;
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await trusting?.close();
   await stack?.stop();
 });
 
@@ -46,7 +39,7 @@ describe('the front page in a real browser, through nginx', () => {
       if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
     });
 
-    const response = await page.goto(`http://127.0.0.1:${stack.port}/`);
+    const response = await page.goto(site);
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     await page.waitForSelector('#list-status:has-text("No posts yet."), #posts li');
@@ -83,7 +76,7 @@ describe('the front page in a real browser, through nginx', () => {
     await app.stop({ t: 10 });
     const page = await browser.newPage();
     try {
-      const response = await page.goto(`http://127.0.0.1:${stack.port}/`);
+      const response = await page.goto(site);
       expect(response?.status()).toBe(200);
       await expect.poll(() => page.locator('#list-status').textContent()).toContain('Posts are unavailable right now');
     } finally {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, publishedPort as portOf } from '../../scripts/tool/core/docker.js';
+import { docker } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
@@ -7,7 +7,7 @@ import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 // The real docker-compose.yml, brought up as a user would (own project, own volume,
 // published on 127.0.0.1 only, on a free port), with the images the global setup built.
 let stack: Stack;
-let port: number;
+let port: { port: number; ca: string };
 
 interface PsEntry {
   Service: string;
@@ -23,7 +23,7 @@ async function services(): Promise<PsEntry[]> {
   return trimmed.startsWith('[') ? JSON.parse(trimmed) : trimmed.split('\n').map((line) => JSON.parse(line));
 }
 
-const publishedPort = async () => portOf(await stack.container('server'));
+const publishedPort = () => stack.site();
 
 beforeAll(async () => {
   stack = await startStack();
@@ -37,7 +37,7 @@ afterAll(async () => {
 describe('docker-compose.yml end to end', () => {
   it('runs every service healthy, with only nginx published, on 127.0.0.1', async () => {
     const ps = await services();
-    expect(ps.map((s) => s.Service).sort()).toEqual(['app', 'db', 'nginx', 'server']);
+    expect(ps.map((s) => s.Service).sort()).toEqual(['app', 'certs', 'db', 'nginx', 'server']);
     for (const service of ps) {
       expect(service.State, service.Service).toBe('running');
       expect(service.Health, service.Service).toBe('healthy');
@@ -45,7 +45,10 @@ describe('docker-compose.yml end to end', () => {
     const published = ps.flatMap((s) =>
       (s.Publishers ?? []).filter((p) => p.PublishedPort > 0).map((p) => ({ ...p, service: s.Service })),
     );
-    expect(published).toEqual([expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 80 })]);
+    expect(published.sort((a, b) => a.TargetPort - b.TargetPort)).toEqual([
+      expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 80 }),
+      expect.objectContaining({ service: 'server', URL: '127.0.0.1', TargetPort: 443 }),
+    ]);
   });
 
   it('serves the page and the API through nginx', async () => {
@@ -62,7 +65,8 @@ describe('docker-compose.yml end to end', () => {
     expect((await request(port, '/api/health/ready')).json()).toEqual({ status: 'ok' });
   });
 
-  it('keeps the data on its named volume across down/up and recreated containers', async () => {
+  it('keeps the data and the certificates on their named volumes across down/up and recreated containers', async () => {
+    const { ca } = port;
     const post = (
       await request(port, '/api/posts', { method: 'POST', body: { author: 'volume', body: 'persists' } })
     ).json();
@@ -73,6 +77,27 @@ describe('docker-compose.yml end to end', () => {
     await stack.compose(['up', '-d', '--wait', '--force-recreate']);
     port = await publishedPort();
     expect((await request(port, `/api/posts/${post.id}`)).json()).toEqual(post);
+    // The same local CA, so a browser that trusts it once keeps trusting the site.
+    expect(port.ca).toBe(ca);
+  });
+
+  it('keeps certificates and keys owner-only (mode 600) on the certs volume', async () => {
+    const listing = await stack.compose([
+      'exec',
+      '-T',
+      'certs',
+      'find',
+      '/certs',
+      '-type',
+      'f',
+      '-printf',
+      '%m %u %p\\n',
+    ]);
+    const files = listing.trim().split('\n');
+    expect(files).toEqual(
+      expect.arrayContaining([expect.stringMatching(/ca\.key$/), expect.stringMatching(/privkey\.pem$/)]),
+    );
+    for (const line of files) expect(line).toMatch(/^600 root /);
   });
 
   it('runs every container hardened: read-only root, no capabilities beyond need, no-new-privileges', async () => {
@@ -81,6 +106,7 @@ describe('docker-compose.yml end to end', () => {
       db: { capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'] },
       app: { user: 'node', capAdd: [] },
       nginx: { capAdd: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] },
+      certs: { capAdd: [] },
     };
     for (const [service, want] of Object.entries(expected)) {
       const info = await (await stack.container(service)).inspect();
@@ -98,7 +124,7 @@ describe('docker-compose.yml end to end', () => {
 
   it('keeps secrets out of the images: no .env, no password in any layer', async () => {
     const images = imagesOf(process.env);
-    for (const image of [images.app, images.nginx]) {
+    for (const image of [images.app, images.nginx, images.certs]) {
       const history = await docker.getImage(image).history();
       const layers = JSON.stringify(history);
       expect(layers, image).not.toContain(stack.env.MYSQL_PASSWORD!);

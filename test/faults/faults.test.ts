@@ -16,7 +16,8 @@ import { recordResult } from '../support/results.js';
 
 // The real docker-compose.yml, restart policies included.
 let stack: Stack;
-let port: number;
+/** The site over HTTPS, verified against the stack's local CA. */
+let port: { port: number; ca: string };
 
 beforeAll(async () => {
   stack = await startStack({ project: `webstack-test-faults-${randomBytes(3).toString('hex')}` });

@@ -9,7 +9,7 @@ import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 // The real docker-compose.yml: nginx's buffered access log, the app's buffered info lines
 // and its unbuffered warnings, all read back the way operators read them.
 let stack: Stack;
-let port: number;
+let port: { port: number; ca: string };
 
 beforeAll(async () => {
   stack = await startStack({ project: `webstack-test-logs-${randomBytes(3).toString('hex')}` });

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishedPort } from '../../scripts/tool/core/docker.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
 import { sleep } from '../../scripts/tool/core/wait.js';
@@ -14,7 +13,8 @@ import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), 'wsi-backups-'));
 const quiet = () => undefined;
-let port: number;
+/** The site over HTTPS, verified against the stack's local CA. */
+let port: { port: number; ca: string };
 
 interface Post {
   id: number;
@@ -64,7 +64,7 @@ describe('backup and restore', () => {
 
     await stack.compose(['down', '--volumes']);
     await stack.compose(['up', '-d', '--wait']);
-    port = await publishedPort(await stack.container('server'));
+    port = await stack.site();
     expect(await allPosts()).toEqual([]);
 
     await restore({ ...target(), file: full, yes: true, log: quiet });

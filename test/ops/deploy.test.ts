@@ -27,7 +27,8 @@ const CONNECTIONS = 16;
 const secondRelease = `webstack/app:${images.tag}-second-${randomBytes(3).toString('hex')}`;
 const log: string[] = [];
 const report: string[] = [];
-let port: number;
+/** The site over HTTPS, verified against the stack's local CA. */
+let port: { port: number; ca: string };
 
 const liveImage = async () => (await (await stack.container('app')).inspect()).Image;
 function summary(what: string, load: TrafficResult): string {
@@ -102,7 +103,13 @@ describe('zero-downtime deploy, rollback and reload', () => {
     ).toEqual([]);
     expect(await lastLogLines(nginx, 100_000)).toContain(`"upstream_addr":"127.0.0.1:${SLOT_PORT}"`);
     const ps = await stack.compose(['ps', '--format', '{{.Service}} {{.State}}']);
-    expect(ps.trim().split('\n').sort()).toEqual(['app running', 'db running', 'nginx running', 'server running']);
+    expect(ps.trim().split('\n').sort()).toEqual([
+      'app running',
+      'certs running',
+      'db running',
+      'nginx running',
+      'server running',
+    ]);
   });
 
   it('refuses a release that never becomes ready, and the live app keeps serving', async () => {

@@ -7,6 +7,7 @@ import { writeResult } from '../support/results.js';
 
 let stack: Stack;
 let port: number;
+let httpsPort: number;
 
 /** A port free right now: the drill restarts the server container, so it must stay the same. */
 const freePort = () =>
@@ -20,9 +21,10 @@ const freePort = () =>
 
 beforeAll(async () => {
   port = await freePort();
+  httpsPort = await freePort();
   stack = await startStack({
     project: `webstack-test-drill-${randomBytes(3).toString('hex')}`,
-    env: { HTTP_PORT: String(port) },
+    env: { HTTP_PORT: String(port), HTTPS_PORT: String(httpsPort) },
   });
 });
 
@@ -67,6 +69,6 @@ describe('the single point of failure, measured', () => {
     }
     // ...except the namespace's owner: restarted, it has a new namespace the others never join.
     expect(rows.at(-1)!.selfRecoveryMs).toBeNull();
-    await waitUntilReady(port);
+    await waitUntilReady(await stack.site());
   });
 });

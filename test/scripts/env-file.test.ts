@@ -69,8 +69,8 @@ describe('.env written by scripts/up', () => {
   it('.env.example documents every variable docker-compose.yml reads, and .env is git-ignored', async () => {
     const composeText = await readFile(join(REPO_ROOT, 'docker-compose.yml'), 'utf8');
     const example = await readFile(join(REPO_ROOT, '.env.example'), 'utf8');
-    const used = new Set([...composeText.matchAll(/\$\{([A-Z_]+)/g)].map((m) => m[1]!));
-    const documented = new Set([...example.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]!));
+    const used = new Set([...composeText.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!));
+    const documented = new Set([...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
     const missing = [...used].filter((name) => !documented.has(name));
     expect(missing).toEqual([]);
     expect(await readFile(join(REPO_ROOT, '.gitignore'), 'utf8')).toMatch(/^\.env$/m);

@@ -144,13 +144,32 @@ describe('the stack through nginx (docker-compose.yml, repo images)', () => {
   it('redirects foobar.com to www.foobar.com, keeping the path', async () => {
     const response = await get('/api/posts?limit=1', 'foobar.com');
     expect(response.status).toBe(301);
-    expect(response.headers.location).toBe('http://www.foobar.com/api/posts?limit=1');
+    expect(response.headers.location).toBe('https://www.foobar.com/api/posts?limit=1');
+  });
+
+  it('answers port 80 only with redirects to https (path and query kept) and the ACME challenge path', async () => {
+    const plain = (path: string, host: string) => request(stack.httpPort, path, { host });
+    const www = await plain('/api/posts?limit=1&x=%C3%A9', 'www.foobar.com');
+    expect(www.status).toBe(301);
+    expect(www.headers.location).toBe('https://www.foobar.com/api/posts?limit=1&x=%C3%A9');
+    expect(www.headers['x-content-type-options']).toBe('nosniff');
+    expect((await plain('/a?b=c', 'foobar.com')).headers.location).toBe('https://www.foobar.com/a?b=c');
+    expect((await plain('/', 'localhost')).headers.location).toBe('https://localhost/');
+    const challenge = await plain('/.well-known/acme-challenge/not-there', 'www.foobar.com');
+    expect(challenge.status).toBe(404);
+    expect(challenge.headers.location).toBeUndefined();
+    expect((await plain('/', 'evil.example')).status).toBe(421);
+  });
+
+  it("sends no HSTS with the local CA's certificate", async () => {
+    expect((await get('/')).headers['strict-transport-security']).toBeUndefined();
   });
 
   it('serves localhost and a bare IP, and no site for unknown host names', async () => {
     expect((await get('/', 'localhost')).status).toBe(200);
     expect((await get('/', '127.0.0.1')).status).toBe(200);
-    const unknown = await get('/', 'evil.example');
+    // The handshake names the site (SNI), the request another host: still no site.
+    const unknown = await request(stack.port, '/', { host: 'evil.example', servername: 'www.foobar.com' });
     expect(unknown.status).toBe(421);
     expect(unknown.json()).toMatchObject({ statusCode: 421 });
     expect(unknown.body).not.toContain('<form');
@@ -164,13 +183,14 @@ describe('the stack through nginx (docker-compose.yml, repo images)', () => {
     }
   });
 
-  it('exposes only nginx: port 80 is the only published port, 5000 and 3306 refuse outside connections', async () => {
+  it('exposes only nginx: 80 and 443 are the only published ports, 5000 and 3306 refuse outside connections', async () => {
     const info = await (await stack.container('server')).inspect();
-    expect(Object.keys(info.NetworkSettings.Ports ?? {})).toEqual(['80/tcp']);
+    expect(Object.keys(info.NetworkSettings.Ports ?? {}).sort()).toEqual(['443/tcp', '80/tcp']);
     const address = Object.values(info.NetworkSettings.Networks ?? {})[0]?.IPAddress;
     expect(address).toBeTruthy();
     // From the host, as any other machine on the network would: only nginx answers.
     expect(await canConnect(address!, 80)).toBe(true);
+    expect(await canConnect(address!, 443)).toBe(true);
     expect(await canConnect(address!, 5000)).toBe(false);
     expect(await canConnect(address!, 3306)).toBe(false);
     // Inside the namespace both are there, on loopback.

@@ -7,7 +7,7 @@ import { isolatedEnv } from '../../scripts/tool/testing/stack.js';
 export default async function setup(): Promise<void> {
   const started = Date.now();
   const images = imagesOf(process.env);
-  process.stdout.write(`building ${images.app} and ${images.nginx} from docker-compose.yml\n`);
-  await compose(`webstack-test-build-${images.tag}`, ['build', 'app', 'nginx'], isolatedEnv(process.env));
+  process.stdout.write(`building ${images.app}, ${images.nginx} and ${images.certs} from docker-compose.yml\n`);
+  await compose(`webstack-test-build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], isolatedEnv(process.env));
   process.stdout.write(`images built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

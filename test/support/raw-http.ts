@@ -1,4 +1,6 @@
 import net from 'node:net';
+import tls from 'node:tls';
+import { portOf, type Endpoint } from '../../scripts/tool/core/http.js';
 
 export interface RawResponse {
   /** 0 when the server closed the connection without answering. */
@@ -13,6 +15,8 @@ export interface RawOptions {
   timeoutMs?: number;
   /** Sent after the request bytes, one at a time with a pause between: a slow client. */
   trickle?: { bytes: Buffer | string; intervalMs: number };
+  /** TLS server name (SNI) on an HTTPS endpoint; www.foobar.com unless given. */
+  servername?: string;
 }
 
 function decodeChunked(body: Buffer): Buffer {
@@ -48,18 +52,24 @@ export function parseResponse(raw: Buffer): Omit<RawResponse, 'closedAfterMs'> {
  * until the server closes it (requests should say "Connection: close"), so malformed
  * requests that HTTP clients refuse to send can be sent.
  */
-export function rawRequest(port: number, data: Buffer | string, options: RawOptions = {}): Promise<RawResponse> {
-  const { timeoutMs = 15_000, trickle } = options;
+export function rawRequest(endpoint: Endpoint, data: Buffer | string, options: RawOptions = {}): Promise<RawResponse> {
+  const { timeoutMs = 15_000, trickle, servername = 'www.foobar.com' } = options;
+  const port = portOf(endpoint);
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const chunks: Buffer[] = [];
-    const socket = net.connect({ host: '127.0.0.1', port });
+    // Over TLS the bytes go inside the encrypted stream, after a verified handshake.
+    const socket =
+      typeof endpoint === 'number'
+        ? net.connect({ host: '127.0.0.1', port })
+        : tls.connect({ host: '127.0.0.1', port, ca: endpoint.ca, servername });
+    const ready = typeof endpoint === 'number' ? 'connect' : 'secureConnect';
     let timer: NodeJS.Timeout | undefined;
     const deadline = setTimeout(() => {
       socket.destroy();
       reject(new Error(`raw request to port ${port} still open after ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.on('connect', () => {
+    socket.on(ready, () => {
       socket.write(data);
       if (trickle) {
         const bytes = Buffer.from(trickle.bytes);

@@ -55,6 +55,7 @@ describe('loadEnv and imagesOf', () => {
       nodeBase: 'node:24-bookworm-slim',
       app: 'webstack/app:latest',
       nginx: 'webstack/nginx:latest',
+      certs: 'webstack/certs:latest',
       tag: 'latest',
     });
     expect(imagesOf({ IMAGE_TAG: 'v1', NGINX_IMAGE: 'webstack-local/nginx:1.26' }, 'test')).toMatchObject({

@@ -109,17 +109,17 @@ export const ROUTES: Route[] = [
 function target(stack: BenchStack, via: Via): { network: string; base: string } {
   switch (via) {
     case 'published port':
-      return { network: 'host', base: `http://127.0.0.1:${stack.publishedPort}` };
+      return { network: 'host', base: `https://127.0.0.1:${stack.publishedPort}` };
     case 'nginx':
-      return { network: stack.namespace, base: 'http://127.0.0.1:80' };
+      return { network: stack.namespace, base: 'https://127.0.0.1:443' };
     case 'app direct':
       return { network: stack.namespace, base: 'http://127.0.0.1:5000' };
     case 'bare nginx':
       return { network: stack.namespace, base: `http://127.0.0.1:${BARE_NGINX_PORT}` };
     case 'nginx, 2 apps':
-      return { network: stack.namespace, base: `http://127.0.0.1:${TWO_APPS_NGINX_PORT}` };
+      return { network: stack.namespace, base: `https://127.0.0.1:${TWO_APPS_NGINX_PORT}` };
     case 'nginx, logging off':
-      return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_NGINX_PORT}` };
+      return { network: stack.namespace, base: `https://127.0.0.1:${UNLOGGED_NGINX_PORT}` };
     case 'app direct, logging off':
       return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_APP_PORT}` };
   }

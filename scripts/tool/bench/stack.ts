@@ -33,7 +33,7 @@ export interface BenchStack {
   db: Docker.Container;
   app: Docker.Container;
   nginx: Docker.Container;
-  /** Host port on 127.0.0.1 where the server publishes nginx's port 80. */
+  /** Host port on 127.0.0.1 where the server publishes nginx's HTTPS port 443. */
   publishedPort: number;
   /** `NetworkMode` that joins the server's namespace. */
   namespace: string;
@@ -131,13 +131,27 @@ async function startNginxCopy(
 ): Promise<Docker.Container> {
   const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
   const upstreamDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-upstream-'));
-  extras.tempDirs.push(confDir, upstreamDir);
+  const siteDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-site-'));
+  extras.tempDirs.push(confDir, upstreamDir, siteDir);
   const read = (file: string) => execOk(nginx, ['cat', file]);
-  const site = await read('/etc/nginx/conf.d/site.conf');
-  writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${port}`));
-  writeFileSync(path.join(confDir, 'upstream.conf'), await read('/etc/nginx/conf.d/upstream.conf'));
+  // The copy renders the site from the template at start: HTTPS on `port`, its port-80 server aside.
+  const template = await read('/etc/nginx/site/site.conf.template');
+  writeFileSync(
+    path.join(siteDir, 'site.conf.template'),
+    template.replaceAll(/listen 443\b/g, `listen ${port}`).replaceAll(/listen 80\b/g, `listen ${port + 100}`),
+  );
+  for (const file of ['upstream.conf', 'tls.conf']) {
+    writeFileSync(path.join(confDir, file), await read(`/etc/nginx/conf.d/${file}`));
+  }
   writeFileSync(path.join(upstreamDir, 'app-server.conf'), upstream(await read('/etc/nginx/upstream/app-server.conf')));
-  const binds = [`${confDir}:/etc/nginx/conf.d:ro`, `${upstreamDir}:/etc/nginx/upstream:ro`];
+  const certs = (await nginx.inspect()).Mounts.find((m) => m.Destination === '/etc/nginx/certs');
+  if (!certs?.Name) throw new Error('the nginx container has no certs volume');
+  const binds = [
+    `${confDir}:/etc/nginx/conf.d:ro`,
+    `${upstreamDir}:/etc/nginx/upstream:ro`,
+    `${siteDir}:/etc/nginx/site:ro`,
+    `${certs.Name}:/etc/nginx/certs:ro`,
+  ];
   if (main) {
     const mainFile = path.join(confDir, '..', `${path.basename(confDir)}.nginx.conf`);
     writeFileSync(mainFile, main(await read('/etc/nginx/nginx.conf')));
@@ -205,7 +219,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
     app,
     nginx,
     namespace: extras.namespace,
-    publishedPort: await publishedPort(server),
+    publishedPort: await publishedPort(server, 443),
     startBareNginx: () => startBareNginx(extras, opts.nginxBaseImage),
     async startSecondApp() {
       const started = await startSecondApp(extras, app, nginx);

@@ -19,6 +19,7 @@ export interface Images {
   /** The stack's own images, built from this repo under IMAGE_TAG. */
   app: string;
   nginx: string;
+  certs: string;
   tag: string;
 }
 
@@ -34,6 +35,7 @@ export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images 
     nodeBase: env.NODE_IMAGE ?? 'node:24-bookworm-slim',
     app: `webstack/app:${tag}`,
     nginx: `webstack/nginx:${tag}`,
+    certs: `webstack/certs:${tag}`,
     tag,
   };
 }

@@ -1,4 +1,14 @@
 import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+
+/**
+ * Where a request goes on 127.0.0.1: a port spoken to in plain HTTP, or nginx's HTTPS
+ * port with the CA that must have signed its certificate (verified, SNI from the Host).
+ */
+export type Endpoint = number | { port: number; ca: string | Buffer };
+
+export const portOf = (endpoint: Endpoint) => (typeof endpoint === 'number' ? endpoint : endpoint.port);
 
 export interface HttpResponse {
   status: number;
@@ -13,33 +23,52 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string | object;
   timeoutMs?: number;
-  /** A keep-alive agent to reuse connections; without one, each request has its own. */
+  /** TLS server name (SNI) when it must differ from the Host header's name. */
+  servername?: string;
+  /** A keep-alive agent to reuse connections (an https.Agent for HTTPS); without one, each request has its own. */
   agent?: http.Agent;
 }
 
+/** The TLS server name for a Host header: without its port, and none for an IP address (RFC 6066). */
+export const sniName = (host: string) => {
+  const name = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return isIP(name) ? '' : name;
+};
+
 /**
- * One HTTP request to 127.0.0.1:port with full control of the Host header (fetch does
+ * One HTTP(S) request to 127.0.0.1 with full control of the Host header (fetch does
  * not allow setting it). A new connection each time, so tests never share keep-alive,
  * unless an agent is given.
  */
-export function request(port: number, path: string, options: HttpRequest = {}): Promise<HttpResponse> {
-  const { method = 'GET', host = 'www.foobar.com', headers = {}, body, timeoutMs = 10_000, agent } = options;
+export function request(endpoint: Endpoint, path: string, options: HttpRequest = {}): Promise<HttpResponse> {
+  const port = portOf(endpoint);
+  const {
+    method = 'GET',
+    host = 'www.foobar.com',
+    headers = {},
+    body,
+    timeoutMs = 10_000,
+    agent,
+    servername,
+  } = options;
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const allHeaders: Record<string, string> = { host, ...(agent ? {} : { connection: 'close' }), ...headers };
   if (payload !== undefined && typeof body === 'object') allHeaders['content-type'] ??= 'application/json';
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path, method, headers: allHeaders, timeout: timeoutMs, agent },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
-        });
-        res.on('error', reject);
-      },
-    );
+    const target = { host: '127.0.0.1', port, path, method, headers: allHeaders, timeout: timeoutMs, agent };
+    const onResponse = (res: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
+      });
+      res.on('error', reject);
+    };
+    const req =
+      typeof endpoint === 'number'
+        ? http.request(target, onResponse)
+        : https.request({ ...target, ca: endpoint.ca, servername: servername ?? sniName(host) }, onResponse);
     req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path} in ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);

@@ -1,6 +1,7 @@
 import { Agent } from 'node:http';
+import { Agent as TlsAgent } from 'node:https';
 import { sleep } from './wait.js';
-import { request, type HttpRequest, type HttpResponse } from './http.js';
+import { request, type Endpoint, type HttpRequest, type HttpResponse } from './http.js';
 
 /** One request of a load mix: what to send, and how often relative to the others. */
 export interface TrafficRequest {
@@ -10,8 +11,8 @@ export interface TrafficRequest {
 }
 
 export interface TrafficOptions {
-  /** nginx's published port on 127.0.0.1: load only ever goes there. */
-  port: number;
+  /** nginx's published port on 127.0.0.1 (with its CA for HTTPS): load only ever goes there. */
+  port: Endpoint;
   /** Concurrent connections, each sending its next request when the last one answered. */
   connections: number;
   /** Stop after this long, or when `until` settles (whichever comes first). */
@@ -115,7 +116,11 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     timeoutMs = 10_000,
     keepAlive = false,
   } = options;
-  const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: connections }) : undefined;
+  const agent = !keepAlive
+    ? undefined
+    : typeof port === 'number'
+      ? new Agent({ keepAlive: true, maxSockets: connections })
+      : new TlsAgent({ keepAlive: true, maxSockets: connections, ca: port.ca });
   if (durationMs === undefined && until === undefined) throw new Error('runTraffic needs durationMs or until');
   const started = performance.now();
   let stopping = false;

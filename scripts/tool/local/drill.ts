@@ -1,10 +1,11 @@
 import type Docker from 'dockerode';
 import type { StackTarget } from '../core/compose.js';
-import { publishedPort, serviceContainer, signalMainProcess } from '../core/docker.js';
-import { request, type HttpResponse } from '../core/http.js';
+import { serviceContainer, signalMainProcess } from '../core/docker.js';
+import { portOf, request, type Endpoint, type HttpResponse } from '../core/http.js';
 import { formatCounts, outageMs, readWriteMix, runTraffic, summarize, type TrafficRequest } from '../core/traffic.js';
 import type { Log } from '../core/steps.js';
 import { sleep, waitFor } from '../core/wait.js';
+import { siteEndpoint } from '../core/site.js';
 
 export const PARTS = ['nginx', 'app', 'db', 'server'] as const;
 export const ACTIONS = ['stop', 'kill'] as const;
@@ -41,7 +42,7 @@ export interface DrillRow {
 const drillMix: TrafficRequest[] = [{ weight: 1, path: '/' }, ...readWriteMix];
 const REPAIR_CAP_MS = 180_000;
 
-async function frontDoorReady(port: number): Promise<boolean> {
+async function frontDoorReady(port: Endpoint): Promise<boolean> {
   return request(port, '/api/health/ready', { timeoutMs: 2_000 }).then(
     (answer) => answer.status === 200,
     () => false,
@@ -53,7 +54,7 @@ async function frontDoorReady(port: number): Promise<boolean> {
  * Docker's restart policy, not merely not yet dead). Returns ms since `since`, or null.
  */
 async function waitRecovered(
-  port: number,
+  port: Endpoint,
   part: Docker.Container,
   restartsBefore: number,
   since: number,
@@ -79,7 +80,7 @@ async function repair(project: string, part: Part, container: Docker.Container):
   return `${stopped ? 'docker start server, then ' : ''}docker restart db app nginx`;
 }
 
-async function lostWrites(port: number, written: Map<number, string>): Promise<number> {
+async function lostWrites(port: Endpoint, written: Map<number, string>): Promise<number> {
   let lost = 0;
   const ids = [...written.keys()];
   for (let i = 0; i < ids.length; i += 8) {
@@ -95,9 +96,9 @@ async function lostWrites(port: number, written: Map<number, string>): Promise<n
 async function drillOne(options: DrillOptions, part: Part, action: Action): Promise<DrillRow> {
   const { project, connections = 4, selfRecoveryCapMs = 60_000, stoppedWatchMs = 10_000 } = options;
   const server = await serviceContainer(project, 'server');
-  const port = await publishedPort(server);
+  const port = await siteEndpoint(project, server);
   if (!(await frontDoorReady(port)))
-    throw new Error(`the site on 127.0.0.1:${port} is not ready before the drill of ${part}`);
+    throw new Error(`the site on 127.0.0.1:${portOf(port)} is not ready before the drill of ${part}`);
   const container = await serviceContainer(project, part);
   const restartsBefore = (await container.inspect()).RestartCount;
   const written = new Map<number, string>();

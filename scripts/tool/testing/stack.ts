@@ -3,7 +3,8 @@ import type Docker from 'dockerode';
 import { compose, composeDefault } from '../core/compose.js';
 import { publishedPort, serviceContainer } from '../core/docker.js';
 import { imagesOf } from '../core/env.js';
-import { request } from '../core/http.js';
+import { request, type Endpoint } from '../core/http.js';
+import { siteEndpoint } from '../core/site.js';
 import { sqlAsRoot } from '../core/sql.js';
 import { waitFor } from '../core/wait.js';
 
@@ -56,6 +57,7 @@ export function isolatedEnv(base: NodeJS.ProcessEnv, overrides: Record<string, s
     MYSQL_ROOT_PASSWORD: secret(),
     HTTP_BIND: '127.0.0.1',
     HTTP_PORT: '0',
+    HTTPS_PORT: '0',
     ...unlimited,
     ...overrides,
   };
@@ -75,8 +77,12 @@ export interface StackOptions {
 export interface Stack {
   project: string;
   env: NodeJS.ProcessEnv;
-  /** nginx's published port on 127.0.0.1: the only way in. */
-  port: number;
+  /** The site: nginx's published HTTPS port on 127.0.0.1, with the local CA that signed its certificate. */
+  port: { port: number; ca: string };
+  /** nginx's plain-HTTP port on 127.0.0.1: the ACME challenge path and redirects to https only. */
+  httpPort: number;
+  /** The site's endpoint as it is now (ports and CA change when the stack is taken down and up again). */
+  site(): Promise<{ port: number; ca: string }>;
   /** The current container of a service (it changes when compose recreates one). */
   container(service: string): Promise<Docker.Container>;
   /** SQL as root on the app's database; rows as tab-separated lines. */
@@ -102,10 +108,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     throw err;
   }
   const container = (service: string) => serviceContainer(project, service);
+  const server = await container('server');
   return {
     project,
     env,
-    port: await publishedPort(await container('server')),
+    port: await siteEndpoint(project, server),
+    httpPort: await publishedPort(server, 80),
+    site: () => siteEndpoint(project),
     container,
     sql: async (statement) => sqlAsRoot(await container('db'), statement),
     compose: run,
@@ -114,7 +123,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** Waits until the front door says the app is ready again (after a restart of any part). */
-export async function waitUntilReady(port: number, timeoutMs = 90_000): Promise<void> {
+export async function waitUntilReady(port: Endpoint, timeoutMs = 90_000): Promise<void> {
   await waitFor(
     'GET /api/health/ready answers 200 through nginx',
     async () => (await request(port, '/api/health/ready')).status === 200,

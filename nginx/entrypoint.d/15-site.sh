@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Renders the server blocks from SITE_DOMAIN: the canonical www.<domain> name and its
+# apex. Refuses to start with a name that is not of that form.
+set -euo pipefail
+domain=${SITE_DOMAIN:-www.foobar.com}
+domain=${domain,,}
+if ! [[ "$domain" =~ ^www\.([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]]; then
+  echo "site: SITE_DOMAIN must be a name of the form www.<your domain> (e.g. www.foobar.com), not \"$domain\"" >&2
+  exit 1
+fi
+# shellcheck disable=SC2016 # envsubst is given the variable names, not their values
+SITE_DOMAIN=$domain SITE_APEX=${domain#www.} envsubst '${SITE_DOMAIN} ${SITE_APEX}' \
+  </etc/nginx/site/site.conf.template >"${NGINX_ENVSUBST_OUTPUT_DIR:-/etc/nginx/runtime}/site.conf"
+echo "site: serving $domain (apex ${domain#www.})"

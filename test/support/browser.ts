@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+
+const run = promisify(execFile);
+
+// Debian's chromium, driven headless; never a browser download.
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface TrustingBrowser {
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/**
+ * Chromium that trusts exactly the given CAs besides its defaults, the way a person would
+ * set it up: a fresh HOME whose NSS database (~/.pki/nssdb, made with certutil from
+ * libnss3-tools) holds them as trusted for websites. Certificate errors are not ignored.
+ */
+export async function launchTrusting(cas: Record<string, string>, args: string[] = []): Promise<TrustingBrowser> {
+  const home = await mkdtemp(join(tmpdir(), 'webstack-browser-'));
+  const db = `sql:${join(home, '.pki', 'nssdb')}`;
+  await mkdir(join(home, '.pki', 'nssdb'), { recursive: true });
+  await run('certutil', ['-N', '-d', db, '--empty-password']);
+  for (const [name, pem] of Object.entries(cas)) {
+    const file = join(home, `${name.replace(/\W+/g, '-')}.pem`);
+    await writeFile(file, pem);
+    await run('certutil', ['-A', '-d', db, '-n', name, '-t', 'C,,', '-i', file]);
+  }
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, ...args],
+    env: { ...process.env, HOME: home },
+  });
+  return {
+    browser,
+    close: async () => {
+      await browser.close();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
