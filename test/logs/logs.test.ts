@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOG_FLUSH_INTERVAL_MS } from '../../app/src/logging.js';
-import { signalMainProcess } from '../../scripts/tool/core/docker.js';
+import { execIn, signalMainProcess } from '../../scripts/tool/core/docker.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
@@ -51,6 +51,12 @@ async function requestIds(path: string, count: number, status = 200): Promise<st
 const crash = async (service: string) => signalMainProcess(await stack.container(service), 'SIGKILL');
 
 describe('request logs through nginx and the app', () => {
+  it("buffers nginx's access log with a one-second flush (the cost this issue removed)", async () => {
+    const config = await execIn(await stack.container('nginx'), ['nginx', '-T']);
+    expect(config.stdout).toMatch(/^\s*access_log \S+ json buffer=64k flush=1s;$/m);
+    expect(config.stdout).not.toMatch(/^\s*access_log \S+ json;$/m);
+  });
+
   it("has nginx's access line and exactly one app line per request, correlated by request id", async () => {
     const ids = await requestIds('/api/posts?limit=1', 10);
     // Both buffers are flushed within a second; poll rather than assume when.
