@@ -18,6 +18,23 @@ install_engine() {
   apt_install docker.io
 }
 
+# A machine reused after its processes were killed keeps /var/run: dockerd then trusts
+# the old pid files, and if their PID now belongs to another process it waits for a
+# containerd that is not there ("timeout waiting for containerd to start").
+clear_stale_pid_files() {
+  local file expected pid
+  for file in /var/run/docker.pid:dockerd /var/run/docker/containerd/containerd.pid:containerd; do
+    expected=${file##*:}
+    file=${file%:*}
+    [ -f "$file" ] || continue
+    pid=$(cat "$file")
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$expected" ]; then
+      log "removing stale $file (pid $pid is not $expected)"
+      rm -f "$file"
+    fi
+  done
+}
+
 start_engine() {
   if ! command -v dockerd >/dev/null 2>&1; then install_engine; fi
   if engine_answers; then return; fi
@@ -27,6 +44,7 @@ start_engine() {
     systemctl start docker
   else
     # No init system (containers, CI sandboxes): run the daemon in the background.
+    clear_stale_pid_files
     log "starting dockerd in the background (log: /var/log/dockerd.log)"
     nohup dockerd >/var/log/dockerd.log 2>&1 &
   fi
@@ -34,7 +52,8 @@ start_engine() {
     engine_answers && return
     sleep 1
   done
-  die "dockerd did not answer within 60 s; see /var/log/dockerd.log"
+  tail -n 20 /var/log/dockerd.log >&2 || true
+  die "dockerd did not answer within 60 s; the end of /var/log/dockerd.log is above"
 }
 
 compose_answers() { docker compose version >/dev/null 2>&1; }
