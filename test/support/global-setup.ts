@@ -1,13 +1,7 @@
-import { compose } from '../../scripts/tool/core/compose.js';
-import { imagesOf } from '../../scripts/tool/core/env.js';
-import { isolatedEnv } from '../../scripts/tool/testing/stack.js';
+import { buildTestImages } from './images.js';
 
-// Builds the stack's own images once, through docker-compose.yml (the one definition of
-// how they are built), before any test file starts containers from them.
+// Builds the stack's images before any test file starts containers from them, unless
+// scripts/test already did for all its lanes.
 export default async function setup(): Promise<void> {
-  const started = Date.now();
-  const images = imagesOf(process.env);
-  process.stdout.write(`building ${images.app}, ${images.nginx} and ${images.certs} from docker-compose.yml\n`);
-  await compose(`webstack-test-build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], isolatedEnv(process.env));
-  process.stdout.write(`images built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  if (process.env.TEST_IMAGES_BUILT !== '1') await buildTestImages();
 }
