@@ -80,8 +80,11 @@ function ensureBaseImages(): Promise<Record<string, string>> {
   baseImages ??= (async () => {
     const script =
       'source "$1/scripts/lib/images.sh" && ensure_images && printf "%s\\n" "MYSQL_IMAGE=$MYSQL_IMAGE" "NGINX_IMAGE=$NGINX_IMAGE" "NODE_IMAGE=$NODE_IMAGE" "BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE:-}"';
+    const pending = run('bash', ['-c', script, 'bash', REPO_ROOT], { maxBuffer: 16 * 1024 * 1024 });
+    // Its progress lines, as they come: building a stand-in takes minutes the first time.
+    pending.child.stderr?.pipe(process.stderr);
     try {
-      const { stdout } = await run('bash', ['-c', script, 'bash', REPO_ROOT], { maxBuffer: 16 * 1024 * 1024 });
+      const { stdout } = await pending;
       return Object.fromEntries(
         stdout
           .trim()
@@ -90,8 +93,9 @@ function ensureBaseImages(): Promise<Record<string, string>> {
           .filter(([, value]) => value !== ''),
       );
     } catch (err) {
-      const { stderr = '' } = err as { stderr?: string };
-      throw new Error(`webstack: making the base images failed (scripts/lib/images.sh):\n${stderr}`, { cause: err });
+      throw new Error('webstack: making the base images failed (scripts/lib/images.sh; its output is above)', {
+        cause: err,
+      });
     }
   })();
   return baseImages;
