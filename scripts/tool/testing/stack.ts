@@ -102,7 +102,8 @@ const OWNED = new RegExp(`^${PROJECT_PREFIX}${HOST}-(\\d+)-[0-9a-f]+$`);
  * A compose project name that says who owns it: this machine and process. Parallel stacks
  * never share one, and a later run knows a stack is left over when its owner is gone.
  */
-export const stackProjectName = (pid = process.pid) => `${PROJECT_PREFIX}${HOST}-${pid}-${randomBytes(3).toString('hex')}`;
+export const stackProjectName = (pid = process.pid) =>
+  `${PROJECT_PREFIX}${HOST}-${pid}-${randomBytes(3).toString('hex')}`;
 
 const alive = (pid: number) => {
   try {
