@@ -128,10 +128,15 @@ export async function removeLeftoverStacks(): Promise<string[]> {
     return pid !== undefined && !alive(Number(pid));
   });
   for (const project of leftovers) {
-    // A deploy cut short leaves its second app container outside compose's own list.
-    for (const c of containers.filter((c) => c.Labels['com.docker.compose.project'] === project))
-      await removeContainer(c.Id);
-    await compose(project, ['down', '--volumes', '--remove-orphans', '--timeout', '0'], isolatedEnv(process.env));
+    try {
+      // A deploy cut short leaves its second app container outside compose's own list.
+      for (const c of containers.filter((c) => c.Labels['com.docker.compose.project'] === project))
+        await removeContainer(c.Id);
+      await compose(project, ['down', '--volumes', '--remove-orphans', '--timeout', '0'], isolatedEnv(process.env));
+    } catch (err) {
+      // Another process may be removing the same leftover at this moment; it is not this run's stack.
+      process.stderr.write(`webstack: could not remove leftover stack ${project}: ${(err as Error).message}\n`);
+    }
   }
   return leftovers;
 }
