@@ -8,8 +8,9 @@ import { buildStackImages, defaultRateLimits, startStack, type RateLimits, type 
 
 /**
  * webstack as a test fixture for other projects: `import { startWebstack } from 'webstack/testing'`.
- * The whole stack (nginx, the Fastify app, MySQL) from this package's docker-compose.yml,
- * on a free port of 127.0.0.1, with its own data; see README "Use it in your tests".
+ * The whole stack (nginx, the Fastify app, MySQL, the certs service) from this package's
+ * docker-compose.yml, on free ports of 127.0.0.1 (HTTPS with its own CA, and HTTP that
+ * redirects), with its own data; see README "Use it in your tests".
  */
 
 export type { RateLimits };
@@ -38,19 +39,24 @@ export interface RequestLogs {
 }
 
 export interface Webstack {
-  /**
-   * Base URLs, without a trailing slash. Requests to `urls.http` are served as the site
-   * (nginx serves localhost and bare IP addresses like www.foobar.com).
-   */
+  /** Base URLs on 127.0.0.1, without a trailing slash. */
   urls: {
+    /**
+     * `https://127.0.0.1:<port>`: the site (pages, `/api/`), as production serves it on 443.
+     * Its certificate (for 127.0.0.1, localhost and www.foobar.com) is signed by `ca`, which
+     * your client must trust: with fetch, pass `dispatcher: new Agent({ connect: { ca } })`
+     * (undici's Agent); with node:https, `https.request(url, { ca })`.
+     */
+    https: string;
+    /**
+     * `http://127.0.0.1:<port>`: plain HTTP, which only redirects (301) to https on the
+     * standard port 443, as production's port 80 does (ACME's challenge path aside). For
+     * testing that redirect, not for talking to the API.
+     */
     http: string;
-    /** Set once the stack serves HTTPS; then trust `ca`. */
-    https?: string;
   };
-  /** The CA certificate (PEM) that signs the stack's HTTPS certificate, when it serves HTTPS. */
-  ca?: string;
-  /** The port nginx publishes on 127.0.0.1. */
-  port: number;
+  /** The PEM of the stack's own CA, which signs its HTTPS certificate: trust it for `urls.https`. */
+  ca: string;
   /** Runs SQL as root on the app's database; the rows as tab-separated lines. */
   sql(statement: string): Promise<string>;
   /** Empties every table but the migration history, for the next test. */
@@ -158,8 +164,8 @@ export async function startWebstack(options: WebstackOptions = {}): Promise<Webs
   };
 
   return {
-    urls: { http: `http://127.0.0.1:${stack.port}` },
-    port: stack.port,
+    urls: { https: `https://127.0.0.1:${stack.port.port}`, http: `http://127.0.0.1:${stack.httpPort}` },
+    ca: stack.port.ca,
     sql: stack.sql,
     reset,
     logsFor,
