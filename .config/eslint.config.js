@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'app/dist/**', 'test/results/**', '**/*.js', '**/*.lua'] },
+  { ignores: ['**/node_modules/**', 'app/dist/**', 'dist/**', '.local/**', 'test/results/**', '**/*.js', '**/*.lua'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,6 +7,7 @@ process.env.IMAGE_TAG ??= 'test';
 // the suites that spend most of their time waiting on machines of their own (the ACME
 // environment, fault injection, the simulated VPS and cluster), "local" everything else.
 // Without TEST_LANE (npm test) every file runs in one lane.
+// The example consumer project (test/consumer) runs on its own, from the packed package.
 const remoteLane = ['test/https/**', 'test/faults/**', 'test/vps/**', 'test/cluster/**'];
 const lane = process.env.TEST_LANE;
 if (lane !== undefined && lane !== 'local' && lane !== 'remote') {
@@ -16,7 +17,7 @@ if (lane !== undefined && lane !== 'local' && lane !== 'remote') {
 export default defineConfig({
   test: {
     include: lane === 'remote' ? remoteLane.map((dir) => `${dir}/*.test.ts`) : ['test/**/*.test.ts'],
-    exclude: lane === 'local' ? [...configDefaults.exclude, ...remoteLane] : configDefaults.exclude,
+    exclude: [...configDefaults.exclude, 'test/consumer/**', ...(lane === 'local' ? remoteLane : [])],
     globalSetup: ['test/support/global-setup.ts'],
     env: { IMAGE_TAG: process.env.IMAGE_TAG },
     // Container tests share 2 cores and one Docker engine: one file at a time within a lane.

@@ -12,14 +12,16 @@ LOCAL_NODE_IMAGE=webstack-local/node:24
 OFFICIAL_MYSQL_IMAGE=mysql:8.4
 OFFICIAL_NGINX_IMAGE=nginx:1.28
 OFFICIAL_NODE_IMAGE=node:24-bookworm-slim
-# What goes into the local Node stand-in: the official build packaged on npm, and npm.
-LOCAL_NODE_VERSION=24.21.0
+# What goes into the local Node stand-in: the official build packaged on npm
+# (LOCAL_NODE_VERSION, the same as the tests' Node: node.sh), and npm.
 LOCAL_NPM_VERSION=11
 
 _repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # shellcheck source=common.sh
 source "$_repo_root/scripts/lib/common.sh"
+# shellcheck source=node.sh
+source "$_repo_root/scripts/lib/node.sh"
 
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
 

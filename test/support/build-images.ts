@@ -1,5 +1,5 @@
 // scripts/test builds the images once, before its lanes start, so that they share them.
-import { buildTestImages } from './images.js';
+import setup from './global-setup.js';
 
 process.env.IMAGE_TAG ??= 'test';
-await buildTestImages();
+await setup();

@@ -74,7 +74,7 @@ export async function checkDns(request: DnsCheckRequest): Promise<DnsCheckResult
 
   // www: a CNAME chain that must end at the apex (the design's record), without a loop.
   const chain = [canonical];
-  let unanswered = false;
+  let unanswered: boolean;
   for (;;) {
     const current = chain[chain.length - 1]!;
     const targets = await lookup(current, 'CNAME', () => resolver.resolveCname(current));

@@ -49,11 +49,15 @@ export interface ComposeService {
 }
 
 let composeFile: { services: Record<string, ComposeService> } | undefined;
+const services = () =>
+  (composeFile ??= parse(readFileSync(COMPOSE_FILE, 'utf8')) as { services: Record<string, ComposeService> }).services;
+
+/** The names of docker-compose.yml's services. */
+export const composeServices = (): string[] => Object.keys(services());
 
 /** One service as docker-compose.yml defines it (read once, on first use). */
 export function composeService(name: string): ComposeService {
-  composeFile ??= parse(readFileSync(COMPOSE_FILE, 'utf8')) as { services: Record<string, ComposeService> };
-  const service = composeFile.services[name];
+  const service = services()[name];
   if (!service) throw new Error(`docker-compose.yml has no service ${name}`);
   return service;
 }

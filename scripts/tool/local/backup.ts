@@ -99,9 +99,10 @@ export async function validateBackup(file: string): Promise<void> {
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${file}: no such file`);
+    if (code === 'ENOENT') throw new Error(`${file}: no such file`, { cause: err });
     throw new Error(
       `${file} is not a usable backup: it is corrupt or truncated (gzip: ${(err as Error).message}); nothing was restored`,
+      { cause: err },
     );
   }
   if (!HEADER.test(head))

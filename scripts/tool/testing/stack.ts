@@ -1,7 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type Docker from 'dockerode';
-import { compose, composeDefault } from '../core/compose.js';
-import { publishedPort, serviceContainer } from '../core/docker.js';
+import { DockerComposeEnvironment, Wait } from 'testcontainers';
+import { compose, composeDefault, composeServices } from '../core/compose.js';
+import { docker, publishedPort, removeContainer, serviceContainer } from '../core/docker.js';
+import { COMPOSE_FILE, REPO_ROOT } from '../core/paths.js';
 import { imagesOf } from '../core/env.js';
 import { request, type Endpoint } from '../core/http.js';
 import { siteEndpoint } from '../core/site.js';
@@ -9,9 +12,10 @@ import { sqlAsRoot } from '../core/sql.js';
 import { waitFor } from '../core/wait.js';
 
 /**
- * A copy of the stack exactly as docker-compose.yml describes it, for tests and the bench:
- * its own compose project, passwords, volumes and a free port on 127.0.0.1. The topology
- * is written once, in docker-compose.yml; this only chooses the environment.
+ * A copy of the stack exactly as docker-compose.yml describes it, for tests, the bench and
+ * the public fixture (testing/index.ts): its own compose project, passwords, volumes and a
+ * free port on 127.0.0.1, brought up by testcontainers' DockerComposeEnvironment. The
+ * topology is written once, in docker-compose.yml; this only chooses the environment.
  */
 
 const RATE_LIMITS = [
@@ -64,14 +68,16 @@ export function isolatedEnv(base: NodeJS.ProcessEnv, overrides: Record<string, s
 }
 
 export interface StackOptions {
-  /** Compose project name; a random one with this prefix by default. */
+  /** Compose project name; by default one this process owns (see stackProjectName). */
   project?: string;
   /** The environment images and IMAGE_TAG come from (default: this process's). */
   base?: NodeJS.ProcessEnv;
   /** Variables for docker-compose.yml, e.g. rate limits or LOG_LEVEL. */
   env?: Record<string, string>;
-  /** `--build` when bringing it up (default: use the images as they are). */
-  build?: boolean;
+  /** Build the stack's images first: always (true), only those missing ('missing'), never (default). */
+  build?: boolean | 'missing';
+  /** How long every service may take to become healthy (default 4 minutes). */
+  startupTimeoutMs?: number;
 }
 
 export interface Stack {
@@ -93,20 +99,107 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+const PROJECT_PREFIX = 'webstack-test-';
+// Which machine (or container: each has its own process ids) started a stack.
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
+const OWNED = new RegExp(`^${PROJECT_PREFIX}${HOST}-(\\d+)-[0-9a-f]+$`);
+
+/**
+ * A compose project name that says who owns it: this machine and process. Parallel stacks
+ * never share one, and a later run knows a stack is left over when its owner is gone.
+ */
+export const stackProjectName = (pid = process.pid) =>
+  `${PROJECT_PREFIX}${HOST}-${pid}-${randomBytes(3).toString('hex')}`;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes the stacks a crashed run of this machine left behind: every project named by
+ * stackProjectName whose process no longer exists. Stacks of running processes (another
+ * test run, a parallel worker) are left alone. Everything compose made carries the
+ * project's label, so `down --volumes` finds it all.
+ */
+export async function removeLeftoverStacks(): Promise<string[]> {
+  const containers = await docker.listContainers({ all: true, filters: { label: ['com.docker.compose.project'] } });
+  const projects = new Set(containers.map((c) => c.Labels['com.docker.compose.project'] ?? ''));
+  const leftovers = [...projects].filter((project) => {
+    const pid = OWNED.exec(project)?.[1];
+    return pid !== undefined && !alive(Number(pid));
+  });
+  for (const project of leftovers) {
+    try {
+      // A deploy cut short leaves its second app container outside compose's own list.
+      for (const c of containers.filter((c) => c.Labels['com.docker.compose.project'] === project))
+        await removeContainer(c.Id);
+      await compose(project, ['down', '--volumes', '--remove-orphans', '--timeout', '0'], isolatedEnv(process.env));
+    } catch (err) {
+      // Another process may be removing the same leftover at this moment; it is not this run's stack.
+      process.stderr.write(`webstack: could not remove leftover stack ${project}: ${(err as Error).message}\n`);
+    }
+  }
+  return leftovers;
+}
+
+/**
+ * Builds the stack's own images (app, nginx, certs) through docker-compose.yml, the one
+ * definition of how they are built: 'always' (docker's cache keeps that quick when nothing
+ * changed), or only when one of them is 'missing'.
+ */
+export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' | 'missing'): Promise<void> {
+  const images = imagesOf(base);
+  if (when === 'missing') {
+    const present = await Promise.all(
+      [images.app, images.nginx, images.certs].map((name) =>
+        docker
+          .getImage(name)
+          .inspect()
+          .then(() => true)
+          .catch(() => false),
+      ),
+    );
+    if (present.every(Boolean)) return;
+  }
+  await compose(`${PROJECT_PREFIX}build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], isolatedEnv(base));
+}
+
+let leftoversRemoved: Promise<unknown> | undefined;
+
 /** Brings a stack up from docker-compose.yml and waits until every service is healthy. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const project = options.project ?? `webstack-test-${randomBytes(4).toString('hex')}`;
+  leftoversRemoved ??= removeLeftoverStacks();
+  await leftoversRemoved;
+  const project = options.project ?? stackProjectName();
   const env = isolatedEnv(options.base ?? process.env, options.env);
   const run = (args: string[]) => compose(project, args, env);
+  let environment = new DockerComposeEnvironment(REPO_ROOT, COMPOSE_FILE.slice(REPO_ROOT.length))
+    .withProjectName(project)
+    .withEnvironment(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)))
+    // Each stack is removed by stop(), or by removeLeftoverStacks() after a crash: no Ryuk,
+    // whose image needs a registry.
+    .withAutoCleanup(false)
+    .withStartupTimeout(options.startupTimeoutMs ?? 240_000);
+  // Healthy as docker-compose.yml defines it, for every service (compose's container names end in -1).
+  for (const service of composeServices())
+    environment = environment.withWaitStrategy(`${service}-1`, Wait.forHealthCheck());
+  if (options.build === true) environment = environment.withBuild();
+  else if (!options.build) environment = environment.withClientOptions({ commandOptions: ['--no-build'] });
+  try {
+    await environment.up();
+  } catch (err) {
+    // testcontainers takes a stack that failed to come up down itself; its volumes stay.
+    await run(['down', '--volumes', '--remove-orphans', '--timeout', '0']).catch(() => undefined);
+    throw err;
+  }
   const stop = async () => {
     await run(['down', '--volumes', '--remove-orphans', '--timeout', '20']);
   };
-  try {
-    await run(['up', '-d', '--wait', options.build ? '--build' : '--no-build']);
-  } catch (err) {
-    await stop().catch(() => undefined);
-    throw err;
-  }
   const container = (service: string) => serviceContainer(project, service);
   const server = await container('server');
   return {

@@ -1,0 +1,175 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { logText } from '../core/docker.js';
+import { REPO_ROOT } from '../core/paths.js';
+import { waitFor } from '../core/wait.js';
+import { buildStackImages, defaultRateLimits, startStack, type RateLimits, type Stack } from './stack.js';
+
+/**
+ * webstack as a test fixture for other projects: `import { startWebstack } from 'webstack/testing'`.
+ * The whole stack (nginx, the Fastify app, MySQL, the certs service) from this package's
+ * docker-compose.yml, on free ports of 127.0.0.1 (HTTPS with its own CA, and HTTP that
+ * redirects), with its own data; see README "Use it in your tests".
+ */
+
+export type { RateLimits };
+
+export interface WebstackOptions {
+  /**
+   * nginx's per-client rate limits. By default none that test traffic reaches; 'default'
+   * for the limits production runs with; or any of RATE_LIMIT_WRITES, RATE_LIMIT_WRITES_BURST,
+   * RATE_LIMIT_READS, RATE_LIMIT_READS_BURST (nginx syntax: '5r/s', '10').
+   */
+  rateLimits?: 'default' | Partial<RateLimits>;
+  /** More variables for docker-compose.yml, e.g. { LOG_LEVEL: 'debug', DB_POOL_SIZE: '4' }. */
+  env?: Record<string, string>;
+  /** The tag of the stack's own images (default: IMAGE_TAG, else `testing-<package version>`). */
+  imageTag?: string;
+  /** Build the stack's images: 'missing' (default) only when absent, 'always', or 'never'. */
+  build?: 'missing' | 'always' | 'never';
+  /** How long the stack may take to become healthy (default 4 minutes). */
+  startupTimeoutMs?: number;
+}
+
+/** One request's log lines, parsed: nginx's access log line(s) and the app's pino lines. */
+export interface RequestLogs {
+  nginx: Array<Record<string, unknown>>;
+  app: Array<Record<string, unknown>>;
+}
+
+export interface Webstack {
+  /** Base URLs on 127.0.0.1, without a trailing slash. */
+  urls: {
+    /**
+     * `https://127.0.0.1:<port>`: the site (pages, `/api/`), as production serves it on 443.
+     * Its certificate (for 127.0.0.1, localhost and www.foobar.com) is signed by `ca`, which
+     * your client must trust: with fetch, pass `dispatcher: new Agent({ connect: { ca } })`
+     * (undici's Agent); with node:https, `https.request(url, { ca })`.
+     */
+    https: string;
+    /**
+     * `http://127.0.0.1:<port>`: plain HTTP, which only redirects (301) to https on the
+     * standard port 443, as production's port 80 does (ACME's challenge path aside). For
+     * testing that redirect, not for talking to the API.
+     */
+    http: string;
+  };
+  /** The PEM of the stack's own CA, which signs its HTTPS certificate: trust it for `urls.https`. */
+  ca: string;
+  /** Runs SQL as root on the app's database; the rows as tab-separated lines. */
+  sql(statement: string): Promise<string>;
+  /** Empties every table but the migration history, for the next test. */
+  reset(): Promise<void>;
+  /**
+   * The log lines of one request, by the id nginx gave it (the X-Request-Id response header).
+   * Waits up to `timeoutMs` (default 5 s) until nginx has logged the request and, for a
+   * request nginx passed to the app, until the app has too.
+   */
+  logsFor(requestId: string, options?: { timeoutMs?: number }): Promise<RequestLogs>;
+  /** Removes the stack: containers, network and data. */
+  stop(): Promise<void>;
+  /** The underlying stack: compose project, containers, any other compose command. */
+  stack: Stack;
+}
+
+const run = promisify(execFile);
+const IMAGE_VARIABLES = ['MYSQL_IMAGE', 'NGINX_IMAGE', 'NODE_IMAGE'] as const;
+let baseImages: Promise<Record<string, string>> | undefined;
+
+/**
+ * The base images, made sure to exist by scripts/lib/images.sh, the one place that knows
+ * them: the official ones where a registry answers, else stand-ins it builds here from
+ * Debian and npm packages (that needs root, debootstrap and apt the first time). Once per process.
+ */
+function ensureBaseImages(): Promise<Record<string, string>> {
+  baseImages ??= (async () => {
+    const script =
+      'source "$1/scripts/lib/images.sh" && ensure_images && printf "%s\\n" "MYSQL_IMAGE=$MYSQL_IMAGE" "NGINX_IMAGE=$NGINX_IMAGE" "NODE_IMAGE=$NODE_IMAGE" "BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE:-}"';
+    const pending = run('bash', ['-c', script, 'bash', REPO_ROOT], { maxBuffer: 16 * 1024 * 1024 });
+    // Its progress lines, as they come: building a stand-in takes minutes the first time.
+    pending.child.stderr?.pipe(process.stderr);
+    try {
+      const { stdout } = await pending;
+      return Object.fromEntries(
+        stdout
+          .trim()
+          .split('\n')
+          .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string])
+          .filter(([, value]) => value !== ''),
+      );
+    } catch (err) {
+      throw new Error('webstack: making the base images failed (scripts/lib/images.sh; its output is above)', {
+        cause: err,
+      });
+    }
+  })();
+  return baseImages;
+}
+
+const packageVersion = () =>
+  (JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string }).version;
+
+const json = (line: string): Record<string, unknown> | undefined => {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Starts a fresh copy of the stack and waits until it is healthy. Call stop() when done. */
+export async function startWebstack(options: WebstackOptions = {}): Promise<Webstack> {
+  const imageTag = options.imageTag ?? process.env.IMAGE_TAG ?? `testing-${packageVersion()}`;
+  const base: NodeJS.ProcessEnv = { ...process.env, IMAGE_TAG: imageTag };
+  // images.sh keeps the image variables already set.
+  if (IMAGE_VARIABLES.some((name) => !base[name])) Object.assign(base, await ensureBaseImages());
+  // Installed from a packed tarball, the lock file the app image is built with sits in dist/
+  // (npm pack never includes package-lock.json).
+  if (!existsSync(`${REPO_ROOT}package-lock.json`)) base.BUILD_LOCKFILE = 'dist/package-lock.json';
+  if (options.build !== 'never') await buildStackImages(base, options.build === 'always' ? 'always' : 'missing');
+
+  const limits = options.rateLimits === 'default' ? defaultRateLimits() : (options.rateLimits ?? {});
+  const stack = await startStack({
+    base,
+    env: { ...limits, ...options.env },
+    ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+  });
+
+  const reset = async () => {
+    const tables = await stack.sql(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'",
+    );
+    const names = tables.split('\n').filter(Boolean);
+    if (names.length > 0) await stack.sql(names.map((name) => `TRUNCATE TABLE \`${name}\`;`).join(' '));
+  };
+
+  const logsFor = async (requestId: string, { timeoutMs = 5_000 } = {}): Promise<RequestLogs> => {
+    const linesOf = async (service: string, key: string) =>
+      (await logText(await stack.container(service)))
+        .split('\n')
+        .filter((line) => line.includes(requestId))
+        .map(json)
+        .filter((entry): entry is Record<string, unknown> => entry?.[key] === requestId);
+    return waitFor(
+      `nginx and the app have logged request ${requestId}`,
+      async () => {
+        const nginx = await linesOf('nginx', 'request_id');
+        const proxied = nginx.some((entry) => entry.upstream_addr);
+        const app = proxied ? await linesOf('app', 'requestId') : [];
+        return nginx.length > 0 && (!proxied || app.length > 0) && { nginx, app };
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  };
+
+  return {
+    urls: { https: `https://127.0.0.1:${stack.port.port}`, http: `http://127.0.0.1:${stack.httpPort}` },
+    ca: stack.port.ca,
+    sql: stack.sql,
+    reset,
+    logsFor,
+    stop: stack.stop,
+    stack,
+  };
+}

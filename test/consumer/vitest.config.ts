@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Starting the stack takes a while the first time: images are built when missing.
+    hookTimeout: 600_000,
+    testTimeout: 60_000,
+  },
+});
