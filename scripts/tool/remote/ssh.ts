@@ -110,7 +110,7 @@ export class SshError extends Error {
 
 export interface RunOptions {
   /** Fed to the remote command's stdin (a string or a stream), which is closed after it. */
-  stdin?: string | Readable;
+  stdin?: string | Buffer | Readable;
   /** Receives the remote stdout instead of the result (large outputs). */
   stdout?: Writable;
   /** Kills the ssh client after this long (default: none). */
@@ -147,7 +147,7 @@ export function sshRun(host: Host, command: string, options: RunOptions = {}): P
     child.stdin.on('error', () => undefined);
     const input = options.stdin;
     if (input === undefined) child.stdin.end();
-    else (typeof input === 'string' ? Readable.from([input]) : input).pipe(child.stdin);
+    else (input instanceof Readable ? input : Readable.from([input])).pipe(child.stdin);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       const stderr = Buffer.concat(err).toString('utf8');
