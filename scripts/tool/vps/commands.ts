@@ -13,7 +13,8 @@ export const vpsUsage = `usage (HOST is user@host[:port]; or set VPS_HOST):
   scripts/vps setup HOST --domain www.example.com --email you@example.com [--ipv4 IP]
         [--acme-directory URL] [--acme-ca FILE] [--caa CA] [--resolver HOST[:PORT]] [--set KEY=VALUE ...]
                                  a fresh Debian/Ubuntu server to the live https site; again: changes only what is not right
-  scripts/vps deploy HOST [--image REF]   build the working tree's app here, ship it, switch without downtime
+  scripts/vps deploy HOST [--image REF] [--ready-timeout SECONDS]
+                                 build the working tree's app here (or take REF), ship it, switch without downtime
   scripts/vps rollback HOST               back to the previous release, the same way
   scripts/vps backup HOST [--dir DIR] [--keep N]   dump the server's database to a file here
   scripts/vps restore HOST FILE [--yes]            check FILE, then replace the server's database with it
@@ -82,11 +83,17 @@ export async function vps(args: string[], confirm: (question: string) => Promise
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { ...common, image: { type: 'string' } },
+        options: { ...common, image: { type: 'string' }, 'ready-timeout': { type: 'string' } },
       });
       const { host, rest: extra } = hostFrom(positionals, values.identity);
       noMore(extra, 'deploy');
-      await vpsDeploy({ host, env, image: values.image, registry });
+      await vpsDeploy({
+        host,
+        env,
+        image: values.image,
+        registry,
+        readyTimeoutMs: wholeNumber('ready-timeout', values['ready-timeout'], 90) * 1000,
+      });
       return;
     }
     case 'rollback': {

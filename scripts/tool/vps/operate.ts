@@ -22,7 +22,9 @@ export interface VpsOptions {
 }
 
 /** Builds the working tree's app here, ships it, and switches the server to it without downtime. */
-export async function vpsDeploy(options: VpsOptions & { image?: string; registry?: string }): Promise<DeployResult> {
+export async function vpsDeploy(
+  options: VpsOptions & { image?: string; registry?: string; readyTimeoutMs?: number },
+): Promise<DeployResult> {
   const { host, env, log = console.log } = options;
   const images = imagesOf(env);
   let image = options.image;
@@ -39,7 +41,14 @@ export async function vpsDeploy(options: VpsOptions & { image?: string; registry
   );
   return withServerLock(host, 'deploy', async () => {
     const result = await onServerEngine(host, () =>
-      deploy({ project: PROJECT, env: {}, image: ref, compose: remoteCompose(host), log }),
+      deploy({
+        project: PROJECT,
+        env: {},
+        image: ref,
+        compose: remoteCompose(host),
+        readyTimeoutMs: options.readyTimeoutMs,
+        log,
+      }),
     );
     await recordEvent(host, `deploy: ${ref} (${result.live.slice(7, 19)}) live as ${result.liveRef}`);
     return result;
@@ -107,34 +116,31 @@ export function vpsShell(host: Host, service?: string): Promise<number> {
 }
 
 /** Each service's state and health, the certificate's expiry, disk space, the last release event. */
-export async function vpsStatus(host: Host, domain?: string): Promise<string> {
+export async function vpsStatus(host: Host): Promise<string> {
   const states = await serviceStates(host);
-  const facts = await sshOk(
+  const report = await sshOk(
     host,
     asRoot(
       host,
-      `df -Pm / /var/lib/docker | awk 'NR>1 {print $6": "$4" MB free of "$2" MB"}' | sort -u; ` +
-        `tail -n 1 ${STACK_DIR}/releases.log 2>/dev/null; sed -n 's/^SITE_DOMAIN=//p;s/^SERVER_IPV4=//p' ${STACK_DIR}/.env; ` +
-        `echo "images: $(docker image ls --format '{{.Repository}}:{{.Tag}}' webstack/app | sort | tr '\\n' ' ')"`,
+      `cd ${STACK_DIR} && df -Pm / /var/lib/docker | awk 'NR>1 {print "disk=" $6 ": " $4 " MB free of " $2 " MB"}' | sort -u; ` +
+        `echo "event=$(tail -n 1 releases.log 2>/dev/null)"; sed -n 's/^SITE_DOMAIN=/domain=/p;s/^SERVER_IPV4=/address=/p' .env; ` +
+        `echo "releases=$(docker image ls --format '{{.Repository}}:{{.Tag}}' webstack/app | sort | tr '\n' ' ')"`,
     ),
   );
-  const lines = facts.trim().split('\n');
-  const imagesLine = lines.pop() ?? '';
-  const [siteDomain = '', serverIpv4 = ''] = lines.slice(-2);
-  const disk = lines.filter((line) => / MB free of /.test(line));
-  const lastEvent = lines.find((line) => /^\d{4}-\d\d-\d\dT/.test(line)) ?? 'none recorded';
-  const name = domain ?? siteDomain;
-  const cert = await servedCertificate(443, name, serverIpv4).then(
+  const lines = report.trim().split('\n');
+  const value = (key: string) => lines.find((line) => line.startsWith(`${key}=`))?.slice(key.length + 1) ?? '';
+  const [domain, address] = [value('domain'), value('address')];
+  const cert = await servedCertificate(443, domain, address).then(
     (c) =>
       `${c.issuer}, ${((c.notAfter.getTime() - Date.now()) / 86_400_000).toFixed(1)} days left (until ${c.notAfter.toISOString()})`,
     (err: Error) => `not readable: ${err.message}`,
   );
   return [
-    `${hostLabel(host)} (${name} at ${serverIpv4})`,
+    `${hostLabel(host)}: https://${domain}/ at ${address}`,
     ...states.map((s) => `  ${s.service.padEnd(6)} ${s.state}${s.health ? `, ${s.health}` : ''}`),
     `  certificate: ${cert}`,
-    ...disk.map((line) => `  disk ${line}`),
-    `  last release event: ${lastEvent}`,
-    `  app ${imagesLine}`,
+    ...lines.filter((line) => line.startsWith('disk=')).map((line) => `  disk ${line.slice(5)}`),
+    `  last release event: ${value('event') || 'none recorded'}`,
+    `  app images: ${value('releases')}`,
   ].join('\n');
 }

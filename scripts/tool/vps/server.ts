@@ -2,6 +2,7 @@
 // there (server/*.sh, as root), compose run there, and the server's engine for the
 // deploy, backup and restore code this machine's commands also use.
 import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import type { ComposeRunner } from '../core/compose.js';
 import { useEngine } from '../core/docker.js';
 import type { Log } from '../core/steps.js';
@@ -56,7 +57,7 @@ export async function onServerEngine<T>(host: Host, work: () => Promise<T>): Pro
  */
 export async function withServerLock<T>(host: Host, what: string, work: () => Promise<T>): Promise<T> {
   const lock = `${STACK_DIR}/.lock`;
-  const holder = `${what} from ${process.env.USER ?? 'someone'}@${process.env.HOSTNAME ?? 'a machine'} at ${new Date().toISOString()}`;
+  const holder = `${what} from ${userInfo().username}@${hostname()} at ${new Date().toISOString()}`;
   const taken = await sshOk(
     host,
     asRoot(
