@@ -12,6 +12,7 @@ import { drill, formatDrill } from './local/drill.js';
 import { reliabilityReport } from './report/reliability.js';
 import { certStatus } from './cert/status.js';
 import { dnsCheck, dnsRecords } from './dns/commands.js';
+import { vps, vpsUsage } from './vps/commands.js';
 
 const usage = `usage:
   scripts/deploy [--image REF]   build the working tree's app and switch to it without downtime
@@ -28,7 +29,9 @@ const usage = `usage:
                                  the zone records for SITE_DOMAIN, as a zone file and a table
   scripts/dns check [--resolver HOST[:PORT]] [--ipv4 IP] [--ipv6 IP] [--domain www.D] [--caa CA]
                                  resolve them and say exactly what is wrong (as issuance does)
-  scripts/cert status            the served certificate: names, issuer, expiry, next renewal`;
+  scripts/cert status            the served certificate: names, issuer, expiry, next renewal
+
+${vpsUsage.replace(/^/gm, '  ')}`;
 
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
@@ -81,6 +84,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     console.log(`\n${formatDrill(rows)}`);
   },
   bench,
+  vps: (args) => vps(args, confirm),
   'reliability-report': reliabilityReport,
   async dns([sub = '', ...args]) {
     if (sub === 'records') return console.log(dnsRecords(args));

@@ -5,16 +5,16 @@ import { certInfo } from '../../../nginx/certs/src/cert-info.js';
 import type { StackTarget } from '../core/compose.js';
 import { execIn, findServiceContainer, publishedPort } from '../core/docker.js';
 
-export async function servedCertificate(port: number, servername: string) {
+export async function servedCertificate(port: number, servername: string, address = '127.0.0.1') {
   return new Promise<ReturnType<typeof certInfo>>((resolve, reject) => {
     // Not verified here on purpose: the point is to show whatever is served, trusted or not.
-    const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+    const socket = tls.connect({ host: address, port, servername, rejectUnauthorized: false }, () => {
       const cert = socket.getPeerX509Certificate();
       socket.end();
-      if (!cert) reject(new Error(`127.0.0.1:${port} presented no certificate`));
+      if (!cert) reject(new Error(`${address}:${port} presented no certificate`));
       else resolve(certInfo(cert.raw));
     });
-    socket.setTimeout(5_000, () => socket.destroy(new Error(`no TLS handshake with 127.0.0.1:${port} in 5 s`)));
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no TLS handshake with ${address}:${port} in 5 s`)));
     socket.on('error', reject);
   });
 }

@@ -19,6 +19,9 @@ export function defaultTarget(): StackTarget {
   return { project: env.COMPOSE_PROJECT_NAME ?? 'webstack', env };
 }
 
+/** How a command runs `docker compose` for a project: here (below), or on a server over SSH (scripts/vps). */
+export type ComposeRunner = (project: string, args: string[], env: NodeJS.ProcessEnv) => Promise<string>;
+
 /** Runs `docker compose` on the repo's compose file; throws with its output on failure. */
 export async function compose(project: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   try {

@@ -7,6 +7,15 @@ import { sleep } from './wait.js';
 /** The one Docker API client of the tool and the tests (DOCKER_HOST etc. as the CLI reads them). */
 export const docker = new Docker();
 
+/**
+ * Points the one client at another engine from now on: scripts/vps runs the same deploy,
+ * backup and restore code against a server's engine (through an SSH-forwarded socket).
+ * Only the modem changes, so every module's `docker` import follows.
+ */
+export function useEngine(options: Docker.DockerOptions): void {
+  docker.modem = new Docker(options).modem;
+}
+
 export interface ExecResult {
   exitCode: number;
   stdout: string;

@@ -4,9 +4,10 @@ import { isIP } from 'node:net';
 
 /**
  * Where a request goes on 127.0.0.1: a port spoken to in plain HTTP, or nginx's HTTPS
- * port with the CA that must have signed its certificate (verified, SNI from the Host).
+ * port with the CA that must have signed its certificate (verified, SNI from the Host);
+ * `address` instead of 127.0.0.1 for a test's own simulated server (test/vps).
  */
-export type Endpoint = number | { port: number; ca: string | Buffer };
+export type Endpoint = number | { port: number; ca: string | Buffer; address?: string };
 
 export const portOf = (endpoint: Endpoint) => (typeof endpoint === 'number' ? endpoint : endpoint.port);
 
@@ -55,7 +56,8 @@ export function request(endpoint: Endpoint, path: string, options: HttpRequest =
   const allHeaders: Record<string, string> = { host, ...(agent ? {} : { connection: 'close' }), ...headers };
   if (payload !== undefined && typeof body === 'object') allHeaders['content-type'] ??= 'application/json';
   return new Promise((resolve, reject) => {
-    const target = { host: '127.0.0.1', port, path, method, headers: allHeaders, timeout: timeoutMs, agent };
+    const address = typeof endpoint === 'number' ? '127.0.0.1' : (endpoint.address ?? '127.0.0.1');
+    const target = { host: address, port, path, method, headers: allHeaders, timeout: timeoutMs, agent };
     const onResponse = (res: http.IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -69,7 +71,7 @@ export function request(endpoint: Endpoint, path: string, options: HttpRequest =
       typeof endpoint === 'number'
         ? http.request(target, onResponse)
         : https.request({ ...target, ca: endpoint.ca, servername: servername ?? sniName(host) }, onResponse);
-    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path} in ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${address}:${port}${path} in ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
   });

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { compose, type StackTarget } from '../core/compose.js';
+import { compose, type ComposeRunner, type StackTarget } from '../core/compose.js';
 import { docker, execIn, lastLogLines, removeContainer, serviceContainer } from '../core/docker.js';
 import { liveAppPort, switchUpstream } from '../core/nginx.js';
 import { stepper, type Log, type Stepper, type StepTiming } from '../core/steps.js';
@@ -15,6 +15,8 @@ export interface DeployOptions extends StackTarget {
   image?: string;
   readyTimeoutMs?: number;
   log?: Log;
+  /** Where compose runs: on this machine by default; over SSH for a server's stack (scripts/vps). */
+  compose?: ComposeRunner;
 }
 
 export interface DeployResult {
@@ -38,6 +40,7 @@ interface Deployment {
   readyTimeoutMs: number;
   step: Stepper;
   log: Log;
+  compose: ComposeRunner;
 }
 
 const slotName = (project: string) => `${project}-app-${SLOT_PORT}`;
@@ -85,7 +88,7 @@ async function resolveRelease(d: Deployment, livePort: number, image: string | u
   if (image) return (await docker.getImage(image).inspect()).Id;
   const release = releaseTag(d.tag, new Date());
   await d.step(`building the new app image ${d.repo}:${release}`, () =>
-    compose(d.project, ['build', 'app'], { ...d.env, IMAGE_TAG: release }),
+    d.compose(d.project, ['build', 'app'], { ...d.env, IMAGE_TAG: release }),
   );
   return (await docker.getImage(`${d.repo}:${release}`).inspect()).Id;
 }
@@ -151,7 +154,7 @@ function record(d: Deployment, target: string, previous: string): Promise<unknow
 /** Step 5: compose's app service on the new image, traffic back to it, the slot gone. */
 async function recreate(d: Deployment): Promise<void> {
   const recreated = await d.step(`recreating compose's app service on the new image, on ${APP_PORT}`, async () => {
-    await compose(d.project, ['up', '-d', '--no-deps', '--force-recreate', 'app'], { ...d.env, IMAGE_TAG: d.tag });
+    await d.compose(d.project, ['up', '-d', '--no-deps', '--force-recreate', 'app'], { ...d.env, IMAGE_TAG: d.tag });
     return serviceContainer(d.project, 'app');
   });
   await d.step('waiting until it is ready', () => waitReady(recreated, APP_PORT, d.readyTimeoutMs));
@@ -179,7 +182,19 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const app = await serviceContainer(project, 'app');
   const appInfo = await app.inspect();
   const { repo, tag } = splitRef(appInfo.Config.Image);
-  const d: Deployment = { project, env, nginx, app, appInfo, repo, tag, readyTimeoutMs, step: stepper(log), log };
+  const d: Deployment = {
+    project,
+    env,
+    nginx,
+    app,
+    appInfo,
+    repo,
+    tag,
+    readyTimeoutMs,
+    step: stepper(log),
+    log,
+    compose: options.compose ?? compose,
+  };
   const livePort = await liveAppPort(nginx);
   if (livePort !== APP_PORT && livePort !== SLOT_PORT) {
     throw new Error(

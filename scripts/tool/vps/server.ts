@@ -1,0 +1,89 @@
+// The stack on a server, as scripts/vps reaches it: where it lives there, the scripts run
+// there (server/*.sh, as root), compose run there, and the server's engine for the
+// deploy, backup and restore code this machine's commands also use.
+import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import type { ComposeRunner } from '../core/compose.js';
+import { useEngine } from '../core/docker.js';
+import type { Log } from '../core/steps.js';
+import { asRoot, dockerTunnel, shellQuote, sshOk, type Host, type RunOptions } from '../remote/ssh.js';
+
+/** Where the release files and the server's .env live, and compose's project there. */
+export const STACK_DIR = '/opt/webstack';
+export const PROJECT = 'webstack';
+/** The compose files on the server, relative to STACK_DIR (also COMPOSE_FILE in its .env). */
+export const COMPOSE_FILES = ['docker-compose.yml', 'scripts/tool/vps/host-network.compose.yml'];
+/** What the server needs of this repository besides the images. */
+export const RELEASE_FILES = [...COMPOSE_FILES, 'db/conf/webstack.cnf'];
+
+const script = (name: string) => readFileSync(new URL(`./server/${name}`, import.meta.url), 'utf8');
+
+/** Runs server/<name> as root on the server with `args`; its stdout, or an error naming the step. */
+export function runScript(host: Host, name: string, args: string[] = [], options: RunOptions = {}): Promise<string> {
+  const command = ['bash', '-c', script(name), name, ...args].map(shellQuote).join(' ');
+  return sshOk(host, asRoot(host, command), options);
+}
+
+/** "ok: …" / "changed: …" lines of a server script, for the user and setup's count of changes. */
+export function outcomes(output: string): { ok: string[]; changed: string[] } {
+  const lines = output.split('\n');
+  const pick = (kind: string) => lines.filter((l) => l.startsWith(`${kind}: `)).map((l) => l.slice(kind.length + 2));
+  return { ok: pick('ok'), changed: pick('changed') };
+}
+
+/** Compose on the server, in STACK_DIR with its .env; `env` carries only what a command overrides (IMAGE_TAG). */
+export function remoteCompose(host: Host): ComposeRunner {
+  return (project, args, env) => {
+    const assignments = Object.entries(env).map(([key, value]) => `${key}=${value ?? ''}`);
+    const command = ['env', ...assignments, 'docker', 'compose', '-p', project, ...args].map(shellQuote);
+    return sshOk(host, asRoot(host, `cd ${STACK_DIR} && ${command.join(' ')}`));
+  };
+}
+
+/** Runs `work` with the tool's Docker client on the server's engine (an SSH-forwarded socket). */
+export async function onServerEngine<T>(host: Host, work: () => Promise<T>): Promise<T> {
+  const tunnel = await dockerTunnel(host);
+  try {
+    useEngine({ socketPath: tunnel.socketPath });
+    return await work();
+  } finally {
+    await tunnel.close();
+  }
+}
+
+/**
+ * One operation at a time on a server (Kamal's way: an atomic mkdir there). A lock left by
+ * a killed run is named with its holder and start, so the user can judge and remove it.
+ */
+export async function withServerLock<T>(host: Host, what: string, work: () => Promise<T>): Promise<T> {
+  const lock = `${STACK_DIR}/.lock`;
+  const holder = `${what} from ${userInfo().username}@${hostname()} at ${new Date().toISOString()}`;
+  const taken = await sshOk(
+    host,
+    asRoot(
+      host,
+      `mkdir -p ${STACK_DIR} && if mkdir ${lock} 2>/dev/null; then printf '%s\\n' ${shellQuote(holder)} > ${lock}/holder; echo taken; else cat ${lock}/holder 2>/dev/null || echo unknown; fi`,
+    ),
+  );
+  if (taken.trim() !== 'taken') {
+    throw new Error(
+      `another operation holds the server's lock: ${taken.trim()}. If none is running, remove ${lock} on the server (scripts/vps ssh) and try again`,
+    );
+  }
+  try {
+    return await work();
+  } finally {
+    await sshOk(host, asRoot(host, `rm -rf ${lock}`)).catch(() => undefined);
+  }
+}
+
+/** Appends one line to the server's record of releases (scripts/vps status shows the last). */
+export function recordEvent(host: Host, line: string): Promise<string> {
+  const entry = `${new Date().toISOString()} ${line}`;
+  return sshOk(host, asRoot(host, `printf '%s\\n' ${shellQuote(entry)} >> ${STACK_DIR}/releases.log`));
+}
+
+/** Prints a server script's progress lines as they arrive. */
+export const progressTo = (log: Log) => (text: string) => {
+  for (const line of text.split('\n')) if (line.startsWith('progress: ')) log(`  ${line.slice(10)}`);
+};

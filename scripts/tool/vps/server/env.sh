@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs as root on the server: writes STACK_DIR/.env from the settings on stdin (KEY=VALUE
+# lines, no secrets) and the database passwords, generated here the first time and kept
+# afterwards, so they never leave the server. Prints "ok:" or "changed:" (names only).
+set -euo pipefail
+stack_dir=$1
+umask 077
+mkdir -p "$stack_dir"
+file=$stack_dir/.env
+settings=$(cat)
+secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
+kept() { [ -f "$file" ] && sed -n "s/^$1=//p" "$file" | head -n 1; }
+root_pw=$(kept MYSQL_ROOT_PASSWORD || true)
+app_pw=$(kept MYSQL_PASSWORD || true)
+new_secrets=
+[ -n "$root_pw" ] || { root_pw=$(secret); new_secrets=yes; }
+[ -n "$app_pw" ] || { app_pw=$(secret); new_secrets=yes; }
+content="# Written by webstack's scripts/vps setup. The passwords were generated on this server.
+MYSQL_ROOT_PASSWORD=$root_pw
+MYSQL_PASSWORD=$app_pw
+$settings"
+if [ -f "$file" ] && [ "$(cat "$file")" = "$content" ]; then
+  echo "ok: $file is up to date"
+else
+  changed=$(diff <(sed 's/=.*//' "$file" 2>/dev/null || true) <(printf '%s\n' "$content" | sed 's/=.*//') >/dev/null && echo values || echo names)
+  printf '%s\n' "$content" >"$file.new"
+  chmod 600 "$file.new"
+  mv "$file.new" "$file"
+  if [ -n "$new_secrets" ]; then
+    echo "changed: wrote $file with database passwords generated here (mode 600)"
+  else
+    echo "changed: updated the settings in $file ($changed), passwords kept"
+  fi
+fi

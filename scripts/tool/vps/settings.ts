@@ -1,0 +1,68 @@
+// The non-secret half of the server's .env, made here (the passwords are made there).
+// Pure, so the format is unit-tested.
+import type { Images } from '../core/env.js';
+import { COMPOSE_FILES, PROJECT } from './server.js';
+
+export interface SiteSettings {
+  domain: string;
+  email?: string;
+  /** ACME directory: letsencrypt (default with an email), letsencrypt-staging or a URL. */
+  acmeDirectory?: string;
+  /** PEM of the CA that signs the ACME directory's own HTTPS (a private ACME server). */
+  acmeDirectoryCa?: string;
+  caaIdentity?: string;
+  /** Resolver host[:port] the certs service checks DNS through before ordering. */
+  dnsResolver?: string;
+  serverIpv4: string;
+  /** Any other stack setting (docker-compose.yml's variables), from --set KEY=VALUE. */
+  extra?: Record<string, string>;
+}
+
+const NAME = /^[A-Z][A-Z0-9_]*$/;
+const SECRETS = new Set(['MYSQL_ROOT_PASSWORD', 'MYSQL_PASSWORD']);
+
+/** One .env line as compose reads it; multi-line values (a PEM) double-quoted with \n. */
+export function envLine(key: string, value: string): string {
+  if (!NAME.test(key)) throw new Error(`"${key}" is not a setting name (capital letters, digits and _)`);
+  if (/["\\$'`]/.test(value)) throw new Error(`${key}: quotes, backslashes and $ are not allowed in a setting's value`);
+  if (/[\s#]/.test(value) || value.includes('\n')) return `${key}="${value.replace(/\r?\n/g, '\\n')}"`;
+  return `${key}=${value}`;
+}
+
+/** Parses --set KEY=VALUE options; the passwords cannot be set (they are made on the server). */
+export function parseSets(sets: string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const set of sets) {
+    const at = set.indexOf('=');
+    const key = at < 0 ? set : set.slice(0, at);
+    if (at < 0 || !NAME.test(key)) throw new Error(`--set ${set}: give KEY=VALUE, e.g. --set RATE_LIMIT_READS=100r/s`);
+    if (SECRETS.has(key))
+      throw new Error(`--set ${key}: the database passwords are generated on the server and stay there`);
+    result[key] = set.slice(at + 1);
+  }
+  return result;
+}
+
+/** The settings lines of the server's .env, in a fixed order (so an unchanged run compares equal). */
+export function envSettings(settings: SiteSettings, images: Images): string {
+  const entries: Array<[string, string | undefined]> = [
+    ['COMPOSE_PROJECT_NAME', PROJECT],
+    ['COMPOSE_FILE', COMPOSE_FILES.join(':')],
+    ['IMAGE_TAG', images.tag],
+    ['MYSQL_IMAGE', images.mysql],
+    ['NGINX_IMAGE', images.nginxBase],
+    ['NODE_IMAGE', images.nodeBase],
+    ['SITE_DOMAIN', settings.domain],
+    ['ACME_EMAIL', settings.email],
+    ['ACME_DIRECTORY', settings.acmeDirectory],
+    ['ACME_DIRECTORY_CA', settings.acmeDirectoryCa?.trim()],
+    ['ACME_CAA_IDENTITY', settings.caaIdentity],
+    ['DNS_RESOLVER', settings.dnsResolver],
+    ['SERVER_IPV4', settings.serverIpv4],
+    ...Object.entries(settings.extra ?? {}).sort(([a], [b]) => a.localeCompare(b)),
+  ];
+  return entries
+    .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
+    .map(([key, value]) => envLine(key, value))
+    .join('\n');
+}

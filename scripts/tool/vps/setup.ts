@@ -1,0 +1,227 @@
+// scripts/vps setup: a fresh Debian/Ubuntu server to the live site, in named steps. Every
+// step checks before it changes, so a second run changes nothing and says so. Nothing is
+// changed on the server until the checks that can refuse (reachable, OS, DNS) have passed.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { servedCertificate } from '../cert/status.js';
+import { compose } from '../core/compose.js';
+import { imagesOf } from '../core/env.js';
+import { REPO_ROOT } from '../core/paths.js';
+import { stepper, type Log } from '../core/steps.js';
+import { GiveUp, waitFor } from '../core/wait.js';
+import { dnsCheck } from '../dns/commands.js';
+import { shipImages } from '../remote/ship.js';
+import { asRoot, hostLabel, sshOk, sshRun, type Host } from '../remote/ssh.js';
+import { parseFacts, setupProblems, type ServerFacts } from './facts.js';
+import {
+  outcomes,
+  progressTo,
+  RELEASE_FILES,
+  recordEvent,
+  remoteCompose,
+  runScript,
+  STACK_DIR,
+  PROJECT,
+  withServerLock,
+} from './server.js';
+import { envSettings, type SiteSettings } from './settings.js';
+import { checkSite } from './site-check.js';
+
+const run = promisify(execFile);
+
+export interface SetupOptions extends Omit<SiteSettings, 'serverIpv4'> {
+  host: Host;
+  /** The server's public IPv4 address; default: the address SSH reached it at. */
+  ipv4?: string;
+  /** host[:port] of a registry both machines reach; default: images stream over SSH. */
+  registry?: string;
+  /** How long to wait for the ACME certificate. */
+  certTimeoutMs?: number;
+  /** Environment for building the images here (IMAGE_TAG, base images). */
+  env: NodeJS.ProcessEnv;
+  log?: Log;
+}
+
+export interface SetupResult {
+  changes: string[];
+  url: string;
+  totalMs: number;
+}
+
+/**
+ * compose needs the passwords to read docker-compose.yml at all; building uses none of
+ * them, and the real ones exist only on the server.
+ */
+export const buildEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
+  MYSQL_PASSWORD: 'not-used-by-builds',
+  MYSQL_ROOT_PASSWORD: 'not-used-by-builds',
+  ...env,
+});
+
+async function localArch(): Promise<string> {
+  const { stdout } = await run('docker', ['version', '--format', '{{.Server.Arch}}']);
+  return stdout.trim();
+}
+
+/** Facts, then every reason to refuse; throws before anything on the server changed. */
+async function checkServer(host: Host): Promise<ServerFacts> {
+  const facts = parseFacts(await runScriptAsUser(host));
+  const problems = setupProblems(facts, await localArch());
+  if (problems.length > 0) {
+    throw new Error(
+      `cannot set up ${hostLabel(host)}:\n  - ${problems.join('\n  - ')}\nnothing was changed on the server`,
+    );
+  }
+  return facts;
+}
+
+/** facts.sh runs as the login user (it must also work where sudo does not). */
+function runScriptAsUser(host: Host): Promise<string> {
+  const text = readFileSync(new URL('./server/facts.sh', import.meta.url), 'utf8');
+  return sshOk(host, 'bash -s', { stdin: text, timeoutMs: 60_000 });
+}
+
+/** What compose reports for each service on the server: running and healthy, or not. */
+export async function serviceStates(host: Host): Promise<Array<{ service: string; state: string; health: string }>> {
+  const out = await remoteCompose(host)(PROJECT, ['ps', '--all', '--format', 'json'], {});
+  return out
+    .split('\n')
+    .filter((line) => line.trim().startsWith('{'))
+    .map((line) => {
+      const row = JSON.parse(line) as { Service: string; State: string; Health?: string };
+      return { service: row.Service, state: row.State, health: row.Health ?? '' };
+    });
+}
+
+const STACK_SERVICES = ['db', 'app', 'certs', 'nginx'];
+
+async function stackHealthy(host: Host): Promise<boolean> {
+  const states = await serviceStates(host).catch(() => []);
+  return STACK_SERVICES.every((service) =>
+    states.some((s) => s.service === service && s.state === 'running' && s.health === 'healthy'),
+  );
+}
+
+export async function setup(options: SetupOptions): Promise<SetupResult> {
+  const { host, log = console.log } = options;
+  const step = stepper(log);
+  const changes: string[] = [];
+  const report = (output: string) => {
+    const { ok, changed } = outcomes(output);
+    for (const line of ok) log(`  ok: ${line}`);
+    for (const line of changed) log(`  changed: ${line}`);
+    changes.push(...changed);
+  };
+
+  const facts = await step(`checking ${hostLabel(host)}: SSH, operating system, sudo, disk`, () => checkServer(host));
+  log(`  ${facts.osName}, ${facts.arch}, ${facts.diskFreeMb} MB free, ${facts.memoryMb} MB memory`);
+  const ipv4 = options.ipv4 ?? facts.sshAddress;
+  const settings: SiteSettings = { ...options, serverIpv4: ipv4 };
+
+  await step(`checking that DNS for ${options.domain} points at ${ipv4}`, async () => {
+    const args = ['--domain', options.domain, '--ipv4', ipv4];
+    if (options.dnsResolver) args.push('--resolver', options.dnsResolver);
+    if (options.caaIdentity) args.push('--caa', options.caaIdentity);
+    const { ok, report: text } = await dnsCheck(args);
+    if (!ok) {
+      throw new Error(
+        `${text}\nnothing was changed on the server: set the records scripts/dns records --ipv4 ${ipv4} --domain ${options.domain} prints at your DNS provider, wait for them to resolve, then run setup again`,
+      );
+    }
+    log(text.replace(/^/gm, '  '));
+  });
+
+  const images = imagesOf(options.env);
+  const env = buildEnv({ ...options.env, IMAGE_TAG: images.tag });
+  await step(`building the release here (${images.app}, ${images.nginx}, ${images.certs})`, () =>
+    compose(`webstack-vps-build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], env),
+  );
+
+  return withServerLock(host, 'setup', async () => {
+    await step(
+      'installing Docker Engine and Compose v2 (distribution packages), the firewall, start at boot',
+      async () =>
+        report(await runScript(host, 'prepare.sh', [String(facts.sshPort), facts.user], { onStderr: progressTo(log) })),
+    );
+
+    await step(`shipping the images${options.registry ? ` through ${options.registry}` : ' over SSH'}`, async () => {
+      // The app image ships only the first time: afterwards scripts/vps deploy owns which release runs.
+      const appLive =
+        (
+          await sshRun(host, asRoot(host, `docker image inspect --format . ${images.app}`)).catch(() => ({
+            exitCode: 1,
+          }))
+        ).exitCode === 0;
+      const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
+      const shipped = await shipImages(host, refs, { registry: options.registry, log });
+      const moved = [...shipped.sent, ...shipped.retagged];
+      if (moved.length > 0) {
+        const size = shipped.bytes ? `, ${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB` : '';
+        changes.push(`images ${moved.join(', ')}`);
+        log(`  changed: images ${moved.join(', ')} (${(shipped.ms / 1000).toFixed(1)} s${size})`);
+      }
+      if (shipped.present.length > 0) log(`  ok: already there: ${shipped.present.join(', ')}`);
+      if (appLive) log(`  ok: an app release is live (${images.app}); scripts/vps deploy changes it`);
+    });
+
+    await step(`release files and the server's .env in ${STACK_DIR}`, async () => {
+      const { stdout: tar } = await run('tar', ['-c', '-C', REPO_ROOT, ...RELEASE_FILES], {
+        encoding: 'buffer',
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      report(await runScript(host, 'release.sh', [STACK_DIR], { stdin: tar }));
+      report(await runScript(host, 'env.sh', [STACK_DIR], { stdin: `${envSettings(settings, images)}\n` }));
+    });
+
+    await step('starting the stack (host networking, restart unless stopped)', async () => {
+      if (changes.length === 0 && (await stackHealthy(host))) {
+        log('  ok: every service running and healthy');
+        return;
+      }
+      await remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--remove-orphans'], {});
+      changes.push('stack started or updated');
+      log('  changed: stack up, every service healthy');
+    });
+
+    if (options.email || options.acmeDirectory) {
+      await step(`waiting for the certificate for ${options.domain} from the ACME CA`, async () => {
+        const cert = await waitFor(
+          'the site serves a certificate from the ACME CA',
+          async () => {
+            const served = await servedCertificate(443, options.domain, ipv4);
+            return /webstack local CA/.test(served.issuer) ? false : served;
+          },
+          { timeoutMs: options.certTimeoutMs ?? 180_000, intervalMs: 2_000 },
+        ).catch(async (err: Error) => {
+          const state = await remoteCompose(host)(
+            PROJECT,
+            ['exec', '-T', 'certs', 'cat', '/certs/state.json'],
+            {},
+          ).catch(() => 'unreadable');
+          throw new GiveUp(
+            `${err.message}\nthe certs service's state: ${state.trim()}\nthe site is up with a local certificate meanwhile; see scripts/vps logs ${hostLabel(host)} certs, and run setup again once fixed`,
+          );
+        });
+        log(`  issuer: ${cert.issuer}; valid until ${cert.notAfter.toISOString()}`);
+      });
+    }
+
+    const url = `https://${options.domain}/`;
+    await step(`checking ${url} from here`, async () => {
+      const answer = await checkSite(ipv4, options.domain);
+      if (answer.status !== 200) throw new Error(`${url}api/health/ready answered ${answer.status}: ${answer.body}`);
+      log(`  ${url}api/health/ready at ${ipv4}: ${answer.status} ${answer.body.trim()} in ${answer.ms.toFixed(0)} ms`);
+    });
+
+    if (changes.length > 0) await recordEvent(host, `setup: ${changes.length} changes; ${images.app}`);
+    const totalMs = step.elapsedMs();
+    log(
+      changes.length === 0
+        ? `nothing to change: ${hostLabel(host)} was already set up (${(totalMs / 1000).toFixed(1)} s)`
+        : `set up in ${(totalMs / 1000).toFixed(1)} s with ${changes.length} changes`,
+    );
+    log(`live: ${url}`);
+    return { changes, url, totalMs };
+  });
+}

@@ -1,0 +1,161 @@
+// The simulated VPS of the scripts/vps tests: a Debian trixie container with sshd and no
+// Docker (test/vps/vps-image), key login with a key made here, on the HTTPS tests' own
+// network beside their DNS server and Pebble, plus an outside client. It runs its own
+// Docker engine once setup installs one, which needs what ENVIRONMENT.md describes:
+// every capability but SYS_RESOURCE, no seccomp/AppArmor confinement, the cgroup
+// hierarchy, and /var/lib/docker on a volume.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { buildImage, docker, execIn, removeContainer } from '../../scripts/tool/core/docker.js';
+import { imagesOf } from '../../scripts/tool/core/env.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
+import { waitFor } from '../../scripts/tool/core/wait.js';
+import { parseHost, sshRun, type Host } from '../../scripts/tool/remote/ssh.js';
+import { ACME_ENV_IMAGE, type TestNetwork } from '../https/acme-env.js';
+
+const run = promisify(execFile);
+const tag = imagesOf(process.env).tag;
+export const VPS_IMAGE = `webstack-test/vps:${tag}`;
+const BASE_IMAGE = 'webstack-local/debian:trixie';
+
+export async function buildVpsImage(): Promise<void> {
+  await buildImage(fileURLToPath(new URL('./vps-image/', import.meta.url)), VPS_IMAGE, { BASE_IMAGE });
+}
+
+/** A fresh key pair and known_hosts file for one test run. */
+export async function makeKeys(): Promise<{ dir: string; identity: string; publicKey: string; knownHosts: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'webstack-vps-test-'));
+  const identity = path.join(dir, 'id_ed25519');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'webstack-vps-test', '-f', identity]);
+  return {
+    dir,
+    identity,
+    publicKey: readFileSync(`${identity}.pub`, 'utf8').trim(),
+    knownHosts: path.join(dir, 'known_hosts'),
+  };
+}
+
+export interface Vps {
+  name: string;
+  address: string;
+  host: Host;
+  /** Stops and starts the container: the boot script starts what setup enabled, as a reboot would. */
+  reboot(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/** Starts a simulated VPS at `address` that accepts `publicKey` for root; resolves once sshd answers. */
+export async function startVps(
+  network: TestNetwork,
+  name: string,
+  address: string,
+  keys: { identity: string; publicKey: string; knownHosts: string },
+): Promise<Vps> {
+  await removeContainer(name);
+  const volume = `${name}-docker`;
+  await docker
+    .getVolume(volume)
+    .remove()
+    .catch(() => undefined);
+  const container = await docker.createContainer({
+    name,
+    Image: VPS_IMAGE,
+    Hostname: 'vps',
+    Env: [`AUTHORIZED_KEY=${keys.publicKey}`],
+    HostConfig: {
+      NetworkMode: network.name,
+      CapAdd: ['ALL'],
+      CapDrop: ['SYS_RESOURCE'],
+      SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
+      // The API's form of the CLI's --security-opt systempaths=unconfined.
+      MaskedPaths: [],
+      ReadonlyPaths: [],
+      Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw', `${volume}:/var/lib/docker`],
+    },
+    NetworkingConfig: { EndpointsConfig: { [network.name]: { IPAMConfig: { IPv4Address: address } } } },
+  });
+  const host = parseHost(`root@${address}`, { identity: keys.identity, knownHosts: keys.knownHosts });
+  const sshd = () =>
+    waitFor('the VPS answers SSH', async () => (await sshRun(host, 'true', { timeoutMs: 10_000 })).exitCode === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
+  await container.start();
+  await sshd();
+  return {
+    name,
+    address,
+    host,
+    async reboot() {
+      await container.stop({ t: 30 });
+      await container.start();
+      await sshd();
+    },
+    async remove() {
+      await removeContainer(name);
+      await docker
+        .getVolume(volume)
+        .remove()
+        .catch(() => undefined);
+    },
+  };
+}
+
+/** A client outside the server on the same network: which TCP ports of `address` accept a connection. */
+export async function openPorts(
+  network: TestNetwork,
+  name: string,
+  address: string,
+  ports: number[],
+): Promise<number[]> {
+  await removeContainer(name);
+  const probe = ports
+    .map((port) => `if timeout 3 bash -c '</dev/tcp/${address}/${port}' 2>/dev/null; then echo ${port}; fi`)
+    .join('; ');
+  const container = await docker.createContainer({
+    name,
+    Image: ACME_ENV_IMAGE,
+    Cmd: ['sleep', '120'],
+    HostConfig: { NetworkMode: network.name },
+  });
+  await container.start();
+  try {
+    const result = await execIn(container, ['bash', '-c', probe]);
+    return result.stdout.split('\n').filter(Boolean).map(Number);
+  } finally {
+    await removeContainer(name);
+  }
+}
+
+export interface CommandResult {
+  code: number;
+  output: string;
+  ms: number;
+}
+
+/** Runs scripts/vps as a user would, with `env` added; stdout and stderr together. */
+export function vpsCommand(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 600_000): Promise<CommandResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(REPO_ROOT, 'scripts/vps'), args, { env: { ...process.env, ...env } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, output, ms: performance.now() - started });
+    });
+  });
+}
+
+export const writeFile = (dir: string, name: string, text: string) => {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+};

@@ -1,0 +1,293 @@
+// scripts/vps end to end on a simulated VPS (test/vps/vps-env.ts): the bad inputs that must
+// change nothing, setup from zero to https://www.foobar.com with Pebble's certificate,
+// the second setup a no-op, the firewall from an outside client, a reboot, deploy and
+// rollback under load over HTTPS, a refused release, backup pulled here and restore.
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docker } from '../../scripts/tool/core/docker.js';
+import { request } from '../../scripts/tool/core/http.js';
+import { formatCounts, readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
+import { waitFor } from '../../scripts/tool/core/wait.js';
+import { unlimited } from '../../scripts/tool/testing/stack.js';
+import { asRoot, sshOk } from '../../scripts/tool/remote/ssh.js';
+import {
+  CAA_IDENTITY,
+  SITE_DOMAIN,
+  buildAcmeEnv,
+  createNetwork,
+  designZone,
+  pebbleApiCert,
+  pebbleRoot,
+  startDns,
+  startPebble,
+  zoneText,
+  type TestNetwork,
+} from '../https/acme-env.js';
+import { writeResult } from '../support/results.js';
+import { buildVpsImage, makeKeys, openPorts, startVps, vpsCommand, writeFile, type Vps } from './vps-env.js';
+
+let network: TestNetwork;
+let vps: Vps;
+let keys: Awaited<ReturnType<typeof makeKeys>>;
+let root: string;
+let env: NodeJS.ProcessEnv;
+let setupArgs: string[];
+const timings: string[] = [];
+
+const target = () => `root@${vps.address}`;
+const onVps = (command: string) => sshOk(vps.host, asRoot(vps.host, command));
+const api = (path: string, options = {}) =>
+  request({ port: 443, ca: root, address: vps.address }, path, { host: SITE_DOMAIN, ...options });
+/** What must not exist on the server after a refused setup: no package, no firewall, no stack. */
+const untouched = async () =>
+  onVps(
+    'echo docker=$(dpkg-query -W -f "\\${Status}" docker.io 2>/dev/null | grep -c installed); ' +
+      'echo stack=$(test -e /opt/webstack && echo yes || echo no); echo tables=$(nft list tables 2>/dev/null | wc -l)',
+  );
+const UNTOUCHED = 'docker=0\nstack=no\ntables=0\n';
+
+beforeAll(async () => {
+  await Promise.all([buildAcmeEnv(), buildVpsImage()]);
+  network = await createNetwork('h9vps-net');
+  // DNS as the careless owner left it: www points elsewhere (setup must refuse at first).
+  await startDns(
+    network,
+    zoneText(`${SITE_DOMAIN}. 5 IN CNAME elsewhere.example.\nelsewhere.example. 5 IN A 192.0.2.1`),
+  );
+  const pebble = await startPebble(network, 3600);
+  const apiCert = await pebbleApiCert(pebble);
+  root = await waitFor('Pebble answers', () => pebbleRoot(network, apiCert), { timeoutMs: 30_000 });
+  keys = await makeKeys();
+  vps = await startVps(network, `${network.name}-vps`, network.stack, keys);
+  env = {
+    VPS_KNOWN_HOSTS: keys.knownHosts,
+    // The outside check verifies the site as a browser would: Pebble's root is trusted like a real CA's.
+    NODE_EXTRA_CA_CERTS: writeFile(keys.dir, 'pebble-root.pem', root),
+  };
+  setupArgs = [
+    'setup', target(), '--identity', keys.identity,
+    '--domain', SITE_DOMAIN, '--email', 'admin@foobar.com',
+    '--acme-directory', `https://${network.pebble}:14000/dir`,
+    '--acme-ca', writeFile(keys.dir, 'pebble-api.pem', apiCert),
+    '--caa', CAA_IDENTITY, '--resolver', `${network.dns}:53`,
+    // Load below comes from one address: no rate limits in the way; quick ACME retries.
+    ...Object.entries({ ...unlimited, ACME_RETRY_MIN_SECONDS: '2', ACME_RETRY_MAX_SECONDS: '4' }).flatMap(
+      ([key, value]) => ['--set', `${key}=${value}`],
+    ),
+  ]; // prettier-ignore
+}, 900_000);
+
+afterAll(async () => {
+  await vps?.remove();
+  if (network) {
+    for (const name of [`${network.name}-dns`, `${network.name}-pebble`, `${network.name}-outside`]) {
+      await docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+    await network.remove();
+  }
+});
+
+describe('bad input: a clear message, nothing changed on the server', { timeout: 300_000 }, () => {
+  it('an unreachable host', async () => {
+    const unreachable = network.stack.replace(/\.\d+$/, '.222');
+    const result = await vpsCommand([...setupArgs.slice(0, 1), `root@${unreachable}`, ...setupArgs.slice(2)], env);
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(
+      new RegExp(`root@${unreachable.replace(/\./g, '\\.')} is unreachable: check the address`),
+    );
+  });
+
+  it('a key the server does not accept', async () => {
+    const other = await makeKeys();
+    const args = setupArgs.map((arg) => (arg === keys.identity ? other.identity : arg));
+    const result = await vpsCommand(args, env);
+    expect(result.code).toBe(1);
+    expect(result.output).toContain(`root@${vps.address} refused the key ${other.identity}`);
+    expect(await untouched()).toBe(UNTOUCHED);
+  });
+
+  it('an operating system setup does not handle', async () => {
+    await onVps(
+      'cp /etc/os-release /root/os-release && printf \'ID=alpine\\nVERSION_ID=3.20\\nPRETTY_NAME="Alpine Linux v3.20"\\n\' > /etc/os-release',
+    );
+    try {
+      const result = await vpsCommand(setupArgs, env);
+      expect(result.code).toBe(1);
+      expect(result.output).toContain('the server runs Alpine Linux v3.20, which setup does not handle');
+      expect(result.output).toContain('nothing was changed on the server');
+    } finally {
+      await onVps('cp /root/os-release /etc/os-release');
+    }
+    expect(await untouched()).toBe(UNTOUCHED);
+  });
+
+  it('DNS that does not point at the server', async () => {
+    const result = await vpsCommand(setupArgs, env);
+    expect(result.code).toBe(1);
+    expect(result.output).toContain(`${SITE_DOMAIN} is a CNAME to elsewhere.example`);
+    expect(result.output).toContain('nothing was changed on the server: set the records');
+    expect(await untouched()).toBe(UNTOUCHED);
+  });
+});
+
+describe('setup from zero', { timeout: 900_000 }, () => {
+  it("makes a fresh server serve https://www.foobar.com with Pebble's certificate", async () => {
+    await startDns(network, designZone(vps.address));
+    const result = await vpsCommand(setupArgs, env);
+    timings.push(`setup from zero: ${(result.ms / 1000).toFixed(1)} s`);
+    expect(result.output, result.output).toContain(`live: https://${SITE_DOMAIN}/`);
+    expect(result.code).toBe(0);
+    expect(result.output).toMatch(/issuer: .*Pebble/);
+    const page = await api('/');
+    expect(page.status).toBe(200);
+    const post = await api('/api/posts', { method: 'POST', body: { author: 'vps', body: 'first post on the VPS' } });
+    expect(post.status).toBe(201);
+    // The passwords were made there and are only there.
+    expect(await onVps('stat -c %a /opt/webstack/.env')).toBe('600\n');
+    expect(result.output).not.toMatch(/MYSQL_(ROOT_)?PASSWORD=/);
+  });
+
+  it('a second setup changes nothing and says so', async () => {
+    const result = await vpsCommand(setupArgs, env);
+    timings.push(`setup again (no-op): ${(result.ms / 1000).toFixed(1)} s`);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain(`nothing to change: root@${vps.address} was already set up`);
+    expect(result.output).not.toContain('changed:');
+  });
+
+  it('lets only 22, 80 and 443 in from outside, also for a port a container publishes', async () => {
+    // A container someone publishes by hand: Docker's DNAT must not get around the firewall.
+    await onVps(`docker run -d --name stray -p 8080:80 -p 5001:80 ${process.env.NGINX_IMAGE ?? 'nginx:1.28'}`);
+    try {
+      expect(await onVps('docker exec stray true && echo running')).toBe('running\n');
+      const open = await openPorts(
+        network,
+        `${network.name}-outside`,
+        vps.address,
+        [22, 80, 443, 3306, 5000, 5001, 8080],
+      );
+      expect(open).toEqual([22, 80, 443]);
+    } finally {
+      await onVps('docker rm -f stray');
+    }
+  });
+
+  it('comes back after a reboot with every post', async () => {
+    const before = (await api('/api/posts?limit=100')).json<{ posts: unknown[] }>().posts;
+    await vps.reboot();
+    await waitFor('the site answers after the reboot', async () => (await api('/api/health/ready')).status === 200, {
+      timeoutMs: 180_000,
+      intervalMs: 1_000,
+    });
+    expect((await api('/api/posts?limit=100')).json<{ posts: unknown[] }>().posts).toEqual(before);
+    const open = await openPorts(network, `${network.name}-outside`, vps.address, [22, 80, 443, 3306, 5000]);
+    expect(open).toEqual([22, 80, 443]);
+  });
+});
+
+describe('operating the server', { timeout: 600_000 }, () => {
+  it('deploys and rolls back under load over HTTPS with no failed request', async () => {
+    const load = (until: Promise<unknown>) =>
+      runTraffic({
+        port: { port: 443, ca: root, address: vps.address },
+        connections: 4,
+        until,
+        mix: readWriteMix,
+        maxDurationMs: 600_000,
+      });
+    const image = (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim();
+    const deploying = vpsCommand(['deploy', target(), '--identity', keys.identity], env);
+    const duringDeploy = await load(deploying);
+    const deployed = await deploying;
+    timings.push(`deploy: ${(deployed.ms / 1000).toFixed(1)} s (build, ship, switch)`);
+    expect(deployed.code, deployed.output).toBe(0);
+    expect(duringDeploy.failed, formatCounts(duringDeploy)).toBe(0);
+    const newImage = (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim();
+    expect(newImage).not.toBe(image);
+
+    const rollingBack = vpsCommand(['rollback', target(), '--identity', keys.identity], env);
+    const duringRollback = await load(rollingBack);
+    const rolledBack = await rollingBack;
+    timings.push(`rollback: ${(rolledBack.ms / 1000).toFixed(1)} s`);
+    expect(rolledBack.code, rolledBack.output).toBe(0);
+    expect(duringRollback.failed, formatCounts(duringRollback)).toBe(0);
+    expect((await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim()).toBe(image);
+    writeResult(
+      'vps-deploy.txt',
+      `deploy under load: ${duringDeploy.total} requests, ${formatCounts(duringDeploy)}, failed ${duringDeploy.failed}\n` +
+        `rollback under load: ${duringRollback.total} requests, ${formatCounts(duringRollback)}, failed ${duringRollback.failed}\n`,
+    );
+  });
+
+  it('refuses a release that never gets ready; the old one keeps serving', async () => {
+    const live = (await onVps(`docker inspect --format '{{.Id}}' webstack-app-1`)).trim();
+    // Runs, but never listens: its ready check can never pass.
+    const neverReady = `webstack/app:${process.env.IMAGE_TAG}-never-ready`;
+    execFileSync('docker', ['build', '-q', '-t', neverReady, '-'], {
+      input: `FROM webstack/app:${process.env.IMAGE_TAG}\nCMD ["node", "-e", "setInterval(() => {}, 1000)"]\n`,
+    });
+    const attempt = vpsCommand(
+      ['deploy', target(), '--identity', keys.identity, '--image', neverReady, '--ready-timeout', '15'],
+      env,
+    );
+    const load = await runTraffic({
+      port: { port: 443, ca: root, address: vps.address },
+      connections: 2,
+      until: attempt,
+      maxDurationMs: 600_000,
+    });
+    const result = await attempt;
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('deploy refused, nothing was switched and the live app keeps serving');
+    expect(load.failed, formatCounts(load)).toBe(0);
+    expect((await onVps(`docker inspect --format '{{.Id}}' webstack-app-1`)).trim()).toBe(live);
+    expect(await onVps('docker ps -a --format "{{.Names}}" --filter name=webstack-app-5001')).toBe('');
+  });
+
+  it('backs up to this machine; after the database volume is wiped, restore brings every row back', async () => {
+    for (let i = 0; i < 20; i++) {
+      expect(
+        (await api('/api/posts', { method: 'POST', body: { author: 'backup', body: `row ${i} ✓ 𝄞` } })).status,
+      ).toBe(201);
+    }
+    const all = async () => (await api('/api/posts?limit=100')).json<{ posts: unknown[] }>().posts;
+    const before = await all();
+    const dir = `${keys.dir}/backups`;
+    const backedUp = await vpsCommand(['backup', target(), '--identity', keys.identity, '--dir', dir], env);
+    timings.push(`backup pulled: ${(backedUp.ms / 1000).toFixed(1)} s`);
+    expect(backedUp.code, backedUp.output).toBe(0);
+    const file = /wrote (\S+\.sql\.gz)/.exec(backedUp.output)?.[1];
+    expect(file).toBeDefined();
+
+    await onVps(
+      'cd /opt/webstack && docker compose stop app db && docker compose rm -f db && docker volume rm webstack_db-data && docker compose up -d --wait',
+    );
+    expect(await all()).toEqual([]);
+
+    const restored = await vpsCommand(['restore', target(), '--identity', keys.identity, file!, '--yes'], env);
+    timings.push(`restore: ${(restored.ms / 1000).toFixed(1)} s`);
+    expect(restored.code, restored.output).toBe(0);
+    expect(await all()).toEqual(before);
+  });
+
+  it('status, logs and ssh answer', async () => {
+    const status = await vpsCommand(['status', target(), '--identity', keys.identity], env);
+    expect(status.code, status.output).toBe(0);
+    for (const service of ['db', 'app', 'certs', 'nginx'])
+      expect(status.output).toMatch(new RegExp(`${service}\\s+running, healthy`));
+    expect(status.output).toMatch(/certificate: .*Pebble.*days left/);
+    expect(status.output).toMatch(/disk \/: \d+ MB free/);
+    expect(status.output).toMatch(/last release event: \S+ (deploy|rollback)/);
+    const logs = await vpsCommand(['logs', target(), '--identity', keys.identity, 'nginx', '--tail', '5'], env);
+    expect(logs.code, logs.output).toBe(0);
+    expect(logs.output).toContain('nginx-1');
+  });
+});
+
+afterAll(() => {
+  writeResult('vps-times.txt', `${timings.join('\n')}\n`);
+  console.log(timings.join('\n'));
+});
