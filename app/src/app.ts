@@ -38,8 +38,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     requestIdHeader: 'x-request-id',
     logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
-    // Only nginx on loopback is trusted to say who the client is.
-    trustProxy: '127.0.0.1',
+    // Only nginx (on loopback, or on the Swarm's overlay) is trusted to say who the client is.
+    trustProxy: config.TRUST_PROXY,
     bodyLimit: config.BODY_LIMIT_BYTES,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: true,
