@@ -10,7 +10,7 @@ set -euo pipefail
 name=${APP_TASKS:?APP_TASKS must name the DNS name of the app replicas}
 port=${APP_PORT:-5000}
 interval=${APP_TASKS_POLL_SECONDS:-1}
-list=/etc/nginx/runtime/app-tasks.conf
+list=/etc/nginx/upstream/app-tasks.conf
 
 addresses() { getent ahostsv4 "$name" | awk '{ print $1 }' | sort -u; }
 
