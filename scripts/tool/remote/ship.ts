@@ -1,0 +1,191 @@
+/*
+ * Images from this machine's Docker engine to a server's, without a registry (the default)
+ * or through one the user names.
+ *
+ * API (shared by scripts/vps and the Swarm tool; keep it backward compatible):
+ *   planShipment(local, remote) → { send, retag, present }                         (pure)
+ *   registryRef(registry, ref) → 'registry/repo:tag'                                 (pure)
+ *   shipImages(host, refs, { registry?, log? }) → ShipResult
+ *       Without a registry: one `docker save A B … | ssh host docker load` stream of the images
+ *       the server lacks (layers shared between them go once); an image the server already has
+ *       under another name is only tagged there, one it has under this name is skipped.
+ *       With a registry (host:port): `docker push` here, `docker pull` + tag there.
+ *
+ * Layers the server already holds from other images are still sent by the save/load path:
+ * `docker load` needs every layer of an image in its archive. A registry transfers only
+ * missing layers; name one (REGISTRY) when the link is slow and releases are frequent.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Log } from '../core/steps.js';
+import { asRoot, hostLabel, shellQuote, sshOk, sshRun, type Host } from './ssh.js';
+
+const run = promisify(execFile);
+
+/** An image by the name it is shipped under and its content id (sha256:…). */
+export interface ImageId {
+  ref: string;
+  id: string;
+}
+
+export interface Shipment {
+  /** Images whose content the server lacks. */
+  send: ImageId[];
+  /** Images the server has under another name: only a tag is needed there. */
+  retag: ImageId[];
+  /** Images the server has under this very name. */
+  present: ImageId[];
+}
+
+/** What to do for each local image, given the server's images (ref → id; ids without refs under '' keys are fine). */
+export function planShipment(local: ImageId[], remote: ImageId[]): Shipment {
+  const remoteIds = new Set(remote.map((image) => image.id));
+  const remoteByRef = new Map(remote.map((image) => [image.ref, image.id]));
+  const plan: Shipment = { send: [], retag: [], present: [] };
+  for (const image of local) {
+    if (remoteByRef.get(image.ref) === image.id) plan.present.push(image);
+    else if (remoteIds.has(image.id)) plan.retag.push(image);
+    else plan.send.push(image);
+  }
+  return plan;
+}
+
+/** The name an image has in `registry` (host[:port][/path]). */
+export function registryRef(registry: string, ref: string): string {
+  const trimmed = registry.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
+  if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._/-]+)?$/i.test(trimmed)) {
+    throw new Error(
+      `REGISTRY "${registry}" is not a registry address: give host[:port][/path], e.g. registry.example.com:5000`,
+    );
+  }
+  return `${trimmed}/${ref}`;
+}
+
+export interface ShipOptions {
+  /** host[:port][/path] of a registry both machines reach; absent: stream over SSH. */
+  registry?: string;
+  log?: Log;
+}
+
+export interface ShipResult {
+  sent: string[];
+  retagged: string[];
+  present: string[];
+  /** Bytes that went over the SSH link (after compression), 0 through a registry. */
+  bytes: number;
+  ms: number;
+}
+
+async function localIds(refs: string[]): Promise<ImageId[]> {
+  return Promise.all(
+    refs.map(async (ref) => {
+      try {
+        const { stdout } = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref]);
+        return { ref, id: stdout.trim() };
+      } catch {
+        throw new Error(`image ${ref} is not on this machine: build it first`);
+      }
+    }),
+  );
+}
+
+/** Every image on the server as ref → id (untagged ones under `<none>`). */
+async function remoteIds(host: Host): Promise<ImageId[]> {
+  const listing = await sshOk(
+    host,
+    asRoot(host, "docker image ls --all --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'"),
+  );
+  return listing
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [ref = '', id = ''] = line.split(' ');
+      return { ref, id };
+    });
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+
+/** `docker save` here piped into `docker load` there, compressed on the wire, with progress. */
+function stream(host: Host, refs: string[], log: Log): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const save = spawn('docker', ['save', ...refs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let saveErr = '';
+    save.stderr.on('data', (chunk: Buffer) => (saveErr += chunk.toString('utf8')));
+    let bytes = 0;
+    const started = Date.now();
+    const progress = setInterval(
+      () => log(`  ${mib(bytes)} sent in ${((Date.now() - started) / 1000).toFixed(0)} s`),
+      10_000,
+    );
+    save.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    const saved = new Promise<number>((done) => save.on('close', (code) => done(code ?? -1)));
+    sshRun(host, asRoot(host, 'docker load --quiet'), { stdin: save.stdout, compress: true })
+      .then(async (loaded) => {
+        clearInterval(progress);
+        const saveCode = await saved;
+        if (saveCode !== 0) return reject(new Error(`docker save ${refs.join(' ')} failed: ${saveErr.trim()}`));
+        if (loaded.exitCode !== 0) {
+          return reject(
+            new Error(`docker load on ${hostLabel(host)} failed (exit ${loaded.exitCode}): ${loaded.stderr.trim()}`),
+          );
+        }
+        resolve(bytes);
+      })
+      .catch((err: unknown) => {
+        clearInterval(progress);
+        save.kill();
+        reject(err as Error);
+      });
+  });
+}
+
+/** Makes `refs` (images on this machine) present on the server under the same names. */
+export async function shipImages(host: Host, refs: string[], options: ShipOptions = {}): Promise<ShipResult> {
+  const log = options.log ?? console.log;
+  const started = Date.now();
+  const plan = planShipment(await localIds(refs), await remoteIds(host));
+  let bytes = 0;
+  if (plan.send.length > 0 && options.registry) {
+    const registry = options.registry;
+    for (const { ref } of plan.send) {
+      const remoteName = registryRef(registry, ref);
+      log(`pushing ${ref} to ${registry}`);
+      await run('docker', ['tag', ref, remoteName]);
+      await run('docker', ['push', '--quiet', remoteName]).catch((err: { stderr?: string }) => {
+        throw new Error(
+          `docker push ${remoteName} failed: ${err.stderr?.trim()}: is ${registry} up, and does this machine trust it?`,
+        );
+      });
+      await sshOk(
+        host,
+        asRoot(
+          host,
+          `docker pull --quiet ${shellQuote(remoteName)} && docker tag ${shellQuote(remoteName)} ${shellQuote(ref)}`,
+        ),
+      );
+    }
+  } else if (plan.send.length > 0) {
+    log(
+      `sending ${plan.send.map((image) => image.ref).join(', ')} to ${hostLabel(host)} (docker save | ssh docker load)`,
+    );
+    bytes = await stream(
+      host,
+      plan.send.map((image) => image.ref),
+      log,
+    );
+  }
+  if (plan.retag.length > 0) {
+    await sshOk(
+      host,
+      asRoot(host, plan.retag.map(({ ref, id }) => `docker tag ${shellQuote(id)} ${shellQuote(ref)}`).join(' && ')),
+    );
+  }
+  return {
+    sent: plan.send.map((image) => image.ref),
+    retagged: plan.retag.map((image) => image.ref),
+    present: plan.present.map((image) => image.ref),
+    bytes,
+    ms: Date.now() - started,
+  };
+}
