@@ -11,6 +11,7 @@ import { deploy, rollback } from './local/deploy.js';
 import { drill, formatDrill } from './local/drill.js';
 import { reliabilityReport } from './report/reliability.js';
 import { certStatus } from './cert/status.js';
+import { cluster } from './cluster/commands.js';
 import { dnsCheck, dnsRecords } from './dns/commands.js';
 
 const usage = `usage:
@@ -28,7 +29,9 @@ const usage = `usage:
                                  the zone records for SITE_DOMAIN, as a zone file and a table
   scripts/dns check [--resolver HOST[:PORT]] [--ipv4 IP] [--ipv6 IP] [--domain www.D] [--caa CA]
                                  resolve them and say exactly what is wrong (as issuance does)
-  scripts/cert status            the served certificate: names, issuer, expiry, next renewal`;
+  scripts/cert status            the served certificate: names, issuer, expiry, next renewal
+  scripts/cluster init|label|ship|deploy|scale|update|rollback|status --manager USER@HOST
+                                 the stack on Docker Swarm across servers (scripts/cluster --help)`;
 
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
@@ -81,6 +84,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     console.log(`\n${formatDrill(rows)}`);
   },
   bench,
+  cluster,
   'reliability-report': reliabilityReport,
   async dns([sub = '', ...args]) {
     if (sub === 'records') return console.log(dnsRecords(args));
