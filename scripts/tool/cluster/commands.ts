@@ -15,12 +15,23 @@ export const clusterUsage = `usage: scripts/cluster SUBCOMMAND --manager USER@HO
                        label a node: webstack.edge=true (runs nginx, 80/443), webstack.db=true
                        (the database and its volume), webstack.zone=Z (app replicas spread over zones)
   ship [IMAGE ...]     send the stack's images (default: app, nginx, database of IMAGE_TAG) to every node
+                       (compressed unless CLUSTER_SHIP_COMPRESS=false)
   deploy [--replicas N] [--domain www.D] [--state DIR]
                        passwords as secrets, the local CA's certificate, docker stack deploy; waits until all runs
   scale N              run N app replicas
   update --image REF   ship REF and roll the app replicas onto it one by one; rolls back by itself on failure
   rollback             back to the app's previous image, the same rolling way
   status               nodes, services and where every task runs`;
+
+/** Settings stack.yml takes from .env or the environment, as docker-compose.yml does. */
+const PASSED_THROUGH = [
+  'RATE_LIMIT_WRITES',
+  'RATE_LIMIT_WRITES_BURST',
+  'RATE_LIMIT_READS',
+  'RATE_LIMIT_READS_BURST',
+  'LOG_LEVEL',
+  'DB_POOL_SIZE',
+];
 
 const common = {
   manager: { type: 'string' },
@@ -40,6 +51,8 @@ function clusterFrom(values: { manager?: string; identity?: string; 'known-hosts
 export async function cluster([sub = '', ...args]: string[]): Promise<void> {
   const env = loadEnv();
   const images = imagesOf(env);
+  // Compressing the image stream pays on a slow link, and only costs CPU on a fast one.
+  const compress = env.CLUSTER_SHIP_COMPRESS !== 'false';
   switch (sub) {
     case 'init': {
       const { values } = parseArgs({
@@ -63,7 +76,7 @@ export async function cluster([sub = '', ...args]: string[]): Promise<void> {
     case 'ship': {
       const { values, positionals } = parseArgs({ args, options: common, allowPositionals: true });
       const refs = positionals.length > 0 ? positionals : [images.app, images.nginx, images.mysql];
-      for (const result of await ship(clusterFrom(values), refs)) {
+      for (const result of await ship(clusterFrom(values), refs, compress)) {
         console.log(`sent ${result.sent.join(', ') || 'nothing'} in ${(result.ms / 1000).toFixed(1)} s`);
       }
       return;
@@ -78,6 +91,8 @@ export async function cluster([sub = '', ...args]: string[]): Promise<void> {
         stateDir: values.state ?? path.join(homedir(), '.webstack', 'cluster'),
         siteDomain: values.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com',
         appReplicas: wholeNumber('replicas', values.replicas, 3),
+        // As with docker-compose.yml, .env or the environment may set these.
+        env: Object.fromEntries(PASSED_THROUGH.flatMap((name) => (env[name] ? [[name, env[name]]] : []))),
       });
       console.log(`deployed; the local CA that signed the site's certificate:\n${ca}`);
       return;
@@ -91,7 +106,7 @@ export async function cluster([sub = '', ...args]: string[]): Promise<void> {
     case 'update': {
       const { values } = parseArgs({ args, options: { ...common, image: { type: 'string' } } });
       if (!values.image) throw new Error('--image REF is required: the app image to roll out');
-      const outcome = await updateApp(clusterFrom(values), values.image);
+      const outcome = await updateApp(clusterFrom(values), values.image, compress);
       console.log(`${outcome.state} in ${(outcome.ms / 1000).toFixed(0)} s ${outcome.message}`);
       if (outcome.state !== 'completed') process.exitCode = 1;
       return;
