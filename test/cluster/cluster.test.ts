@@ -1,7 +1,7 @@
 // The stack on Docker Swarm across three simulated servers, through scripts/cluster: one
 // manager (edge), one worker (edge), one worker holding the database. All traffic goes to
 // 127.0.0.1, where each edge node's port 443 is published.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,15 +73,15 @@ beforeAll(async () => {
   stateDir = mkdtempSync(path.join(tmpdir(), 'webstack-cluster-state-'));
   const contextDir = mkdtempSync(path.join(tmpdir(), 'webstack-never-ready-'));
   // Starts, but never answers: a release whose health check never passes.
-  await import('node:fs').then((fs) =>
-    fs.writeFileSync(
-      path.join(contextDir, 'Dockerfile'),
-      `FROM ${images.app}\nCMD ["node", "-e", "setInterval(() => {}, 1000)"]\n`,
-    ),
+  writeFileSync(
+    path.join(contextDir, 'Dockerfile'),
+    `FROM ${images.app}\nCMD ["node", "-e", "setInterval(() => {}, 1000)"]\n`,
   );
   await Promise.all([
     buildImage(contextDir, neverReady).finally(() => rmSync(contextDir, { recursive: true, force: true })),
-    docker.getImage(images.app).tag({ repo: images.app.split(':')[0], tag: release2.split(':')[1] }),
+    docker
+      .getImage(images.app)
+      .tag({ repo: images.app.slice(0, images.app.lastIndexOf(':')), tag: `${images.tag}-r2` }),
   ]);
   sim = await startCluster({
     tag: images.tag,

@@ -39,7 +39,10 @@ export interface SimulatedCluster {
 const NODE_HOST_CONFIG = {
   CapAdd: ['ALL'],
   CapDrop: ['SYS_RESOURCE'],
-  SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined'],
+  SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
+  // The API's form of the CLI's --security-opt systempaths=unconfined.
+  MaskedPaths: [],
+  ReadonlyPaths: [],
   Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw'],
 };
 
