@@ -38,11 +38,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     requestIdHeader: 'x-request-id',
     logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
-    // Only nginx on loopback is trusted to say who the client is.
-    trustProxy: '127.0.0.1',
+    // Only nginx (on loopback, or on the Swarm's overlay) is trusted to say who the client is.
+    trustProxy: config.TRUST_PROXY,
     bodyLimit: config.BODY_LIMIT_BYTES,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: true,
+    // The db plugin waits up to DB_STARTUP_TIMEOUT_MS for the database (in a Swarm nothing
+    // orders the start of services); Fastify's own 10 s plugin limit must not cut it short.
+    pluginTimeout: config.DB_STARTUP_TIMEOUT_MS + 10_000,
     // A factory rather than setValidatorCompiler(): plugins that add schemas rebuild
     // their compiler from the factory, and would otherwise fall back to the default Ajv.
     // (Fastify calls the built compiler with the route schema definition, as

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { loadConfig, type Config } from './config.js';
@@ -14,11 +15,18 @@ function configOrExit(): Config {
 const config = configOrExit();
 const app = await buildApp(config);
 
-// SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the pool.
-closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: app.log }, async ({ signal, err }) => {
-  if (err) app.log.error({ err }, 'shutting down after an error');
-  else app.log.info({ signal }, 'shutting down');
-  await app.close();
-});
+// SIGTERM/SIGINT: keep serving for SHUTDOWN_DELAY_MS (while the proxy stops sending new
+// requests), then stop accepting, let in-flight requests finish, close the pool.
+closeWithGrace(
+  { delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_GRACE_MS, logger: app.log },
+  async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else {
+      app.log.info({ signal, delayMs: config.SHUTDOWN_DELAY_MS }, 'shutting down');
+      await sleep(config.SHUTDOWN_DELAY_MS);
+    }
+    await app.close();
+  },
+);
 
 await app.listen({ host: config.HOST, port: config.PORT });

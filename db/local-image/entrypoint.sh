@@ -7,6 +7,16 @@ set -euo pipefail
 datadir=/var/lib/mysql
 socket=/run/mysqld/init.sock
 
+# As in the official image: VAR_FILE names a file holding VAR (Docker secrets).
+file_env() {
+  local name=$1 file_name="${1}_FILE"
+  if [ -n "${!file_name:-}" ]; then
+    [ -z "${!name:-}" ] || { echo "entrypoint: set $name or $file_name, not both" >&2; exit 1; }
+    export "$name"="$(<"${!file_name}")"
+  fi
+}
+for variable in MYSQL_ROOT_PASSWORD MYSQL_PASSWORD; do file_env "$variable"; done
+
 sql_string() { local s=${1//\\/\\\\}; printf "'%s'" "${s//\'/\'\'}"; }
 
 initialise() {

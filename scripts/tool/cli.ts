@@ -11,6 +11,7 @@ import { deploy, rollback } from './local/deploy.js';
 import { drill, formatDrill } from './local/drill.js';
 import { reliabilityReport } from './report/reliability.js';
 import { certStatus } from './cert/status.js';
+import { cluster } from './cluster/commands.js';
 import { dnsCheck, dnsRecords } from './dns/commands.js';
 import { vps, vpsUsage } from './vps/commands.js';
 
@@ -30,6 +31,8 @@ const usage = `usage:
   scripts/dns check [--resolver HOST[:PORT]] [--ipv4 IP] [--ipv6 IP] [--domain www.D] [--caa CA]
                                  resolve them and say exactly what is wrong (as issuance does)
   scripts/cert status            the served certificate: names, issuer, expiry, next renewal
+  scripts/cluster init|label|ship|deploy|scale|update|rollback|status --manager USER@HOST
+                                 the stack on Docker Swarm across servers (scripts/cluster --help)
 
 ${vpsUsage.replace(/^/gm, '  ')}`;
 
@@ -85,6 +88,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   },
   bench,
   vps: (args) => vps(args, confirm),
+  cluster,
   'reliability-report': reliabilityReport,
   async dns([sub = '', ...args]) {
     if (sub === 'records') return console.log(dnsRecords(args));

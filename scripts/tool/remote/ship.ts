@@ -5,7 +5,7 @@
  * API (shared by scripts/vps and the Swarm tool; keep it backward compatible):
  *   planShipment(local, remote) → { send, retag, present }                         (pure)
  *   registryRef(registry, ref) → 'registry/repo:tag'                                 (pure)
- *   shipImages(host, refs, { registry?, log? }) → ShipResult
+ *   shipImages(host, refs, { registry?, log?, compress? }) → ShipResult
  *       Without a registry: one `docker save A B … | ssh host docker load` stream of the images
  *       the server lacks (layers shared between them go once); an image the server already has
  *       under another name is only tagged there, one it has under this name is skipped.
@@ -65,6 +65,8 @@ export interface ShipOptions {
   /** host[:port][/path] of a registry both machines reach; absent: stream over SSH. */
   registry?: string;
   log?: Log;
+  /** Compress the SSH stream (ssh -C; default true). Off where the link is faster than the CPU, e.g. a local network. */
+  compress?: boolean;
 }
 
 export interface ShipResult {
@@ -107,7 +109,7 @@ async function remoteIds(host: Host): Promise<ImageId[]> {
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 /** `docker save` here piped into `docker load` there, compressed on the wire, with progress. */
-function stream(host: Host, refs: string[], log: Log): Promise<number> {
+function stream(host: Host, refs: string[], log: Log, compress: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const save = spawn('docker', ['save', ...refs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let saveErr = '';
@@ -120,7 +122,7 @@ function stream(host: Host, refs: string[], log: Log): Promise<number> {
     );
     save.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
     const saved = new Promise<number>((done) => save.on('close', (code) => done(code ?? -1)));
-    sshRun(host, asRoot(host, 'docker load --quiet'), { stdin: save.stdout, compress: true })
+    sshRun(host, asRoot(host, 'docker load --quiet'), { stdin: save.stdout, compress })
       .then(async (loaded) => {
         clearInterval(progress);
         const saveCode = await saved;
@@ -173,6 +175,7 @@ export async function shipImages(host: Host, refs: string[], options: ShipOption
       host,
       plan.send.map((image) => image.ref),
       log,
+      options.compress ?? true,
     );
   }
   if (plan.retag.length > 0) {

@@ -1,0 +1,173 @@
+// The stack on a Swarm: ship images to the nodes, keep the passwords and the certificate as
+// Docker secrets and configs, deploy stack.yml, scale, update and roll back the app.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { siteNames } from '../../../nginx/certs/src/domain.js';
+import { issueLocal } from '../../../nginx/certs/src/local-ca.js';
+import { CertStore } from '../../../nginx/certs/src/store.js';
+import { REPO_ROOT } from '../core/paths.js';
+import { shellQuote } from '../remote/ssh.js';
+import { shipImages, type ShipResult } from '../remote/ship.js';
+import {
+  changeService,
+  nodeHosts,
+  onManager,
+  service,
+  waitConverged,
+  type Cluster,
+  type UpdateOutcome,
+} from './swarm.js';
+
+/** Files `docker stack deploy` reads, relative to the repo (configs are named by their content). */
+const STACK_FILE = 'scripts/tool/cluster/stack.yml';
+const CONFIG_FILES = [
+  'scripts/tool/cluster/nginx/upstream.conf',
+  'scripts/tool/cluster/nginx/follow-app-tasks.sh',
+  'db/conf/webstack.cnf',
+];
+/** Where the manager keeps its copy of them. */
+const REMOTE_DIR = '/srv/webstack-cluster';
+
+const version = (...contents: string[]) => createHash('sha256').update(contents.join('\0')).digest('hex').slice(0, 12);
+
+export interface Release {
+  /** Images the nodes run, as shipped (e.g. webstack/app:TAG). */
+  app: string;
+  nginx: string;
+  mysql: string;
+}
+
+/** Sends images to every node that lacks them, all nodes at once. */
+export async function ship(cluster: Cluster, refs: string[], compress = true): Promise<ShipResult[]> {
+  const hosts = await nodeHosts(cluster);
+  return Promise.all(hosts.map((host) => shipImages(host, refs, { log: cluster.log, compress })));
+}
+
+async function secretExists(cluster: Cluster, kind: 'secret' | 'config', name: string) {
+  const names = await onManager(cluster, `docker ${kind} ls --format '{{.Name}}'`);
+  return names.split('\n').includes(name);
+}
+
+/** Creates a secret or config from text once; Swarm's are immutable, so a new content gets a new name. */
+async function ensureObject(cluster: Cluster, kind: 'secret' | 'config', name: string, content: string) {
+  if (await secretExists(cluster, kind, name)) return;
+  await onManager(cluster, `docker ${kind} create ${shellQuote(name)} -`, content);
+}
+
+/** The database passwords: made once, on the cluster only (never in a file here or in the environment). */
+async function ensurePasswords(cluster: Cluster) {
+  for (const name of ['webstack_db_password', 'webstack_db_root_password']) {
+    if (!(await secretExists(cluster, 'secret', name))) {
+      cluster.log(`creating secret ${name}`);
+      await ensureObject(cluster, 'secret', name, randomBytes(24).toString('base64url'));
+    }
+  }
+}
+
+/**
+ * The site's certificate from the local CA kept in `stateDir` (made on first use): the key
+ * as a secret, the chain and the HSTS map as configs, all named by the certificate's hash.
+ * Returns that hash (CERT_VERSION) and the CA certificate clients must trust.
+ */
+export async function ensureCertificate(cluster: Cluster, stateDir: string, siteDomain: string) {
+  const names = siteNames(siteDomain);
+  const store = new CertStore(path.join(stateDir, 'certs'), 0);
+  if (!(await store.current())) {
+    cluster.log(`issuing a certificate for ${names.canonical} from the local CA in ${stateDir}`);
+    await store.install(
+      await issueLocal(store, { dns: [names.canonical, names.apex, 'localhost'], ip: ['127.0.0.1'] }, 90),
+    );
+  }
+  const read = async (file: string) => (await store.read('current', file)) ?? '';
+  const [fullchain, key, chain, hsts] = await Promise.all(
+    ['fullchain.pem', 'privkey.pem', 'chain.pem', 'hsts.conf'].map(read),
+  );
+  const certVersion = version(fullchain!, key!);
+  await ensureObject(cluster, 'secret', `webstack_site_privkey_${certVersion}`, key!);
+  await ensureObject(cluster, 'config', `webstack_site_fullchain_${certVersion}`, fullchain!);
+  await ensureObject(cluster, 'config', `webstack_site_chain_${certVersion}`, chain!);
+  await ensureObject(cluster, 'config', `webstack_site_hsts_${certVersion}`, hsts!);
+  return { certVersion, ca: (await store.read('local-ca', 'ca.pem')) ?? '' };
+}
+
+export interface DeployOptions {
+  release: Release;
+  stateDir: string;
+  siteDomain: string;
+  appReplicas: number;
+  /** Extra variables for stack.yml (rate limits, LOG_LEVEL). */
+  env?: Record<string, string>;
+}
+
+/** Passwords, certificate, the stack's files on the manager, `docker stack deploy`, then waits until it runs. */
+export async function deployStack(cluster: Cluster, options: DeployOptions) {
+  await ensurePasswords(cluster);
+  const { certVersion, ca } = await ensureCertificate(cluster, options.stateDir, options.siteDomain);
+  const files = [STACK_FILE, ...CONFIG_FILES].map((file) => ({
+    file,
+    content: readFileSync(path.join(REPO_ROOT, file), 'utf8'),
+  }));
+  for (const { file, content } of files) {
+    const target = `${REMOTE_DIR}/${file}`;
+    await onManager(cluster, `mkdir -p ${shellQuote(path.dirname(target))} && cat > ${shellQuote(target)}`, content);
+  }
+  const variables: Record<string, string> = {
+    ...options.env,
+    APP_IMAGE_REF: options.release.app,
+    NGINX_IMAGE_REF: options.release.nginx,
+    MYSQL_IMAGE: options.release.mysql,
+    APP_REPLICAS: String(options.appReplicas),
+    SITE_DOMAIN: options.siteDomain,
+    CERT_VERSION: certVersion,
+    CONF_VERSION: version(...files.slice(1).map((f) => f.content)),
+  };
+  const assignments = Object.entries(variables)
+    .map(([name, value]) => `${name}=${shellQuote(value)}`)
+    .join(' ');
+  cluster.log(`docker stack deploy ${cluster.stack} (app ${options.release.app} ×${options.appReplicas})`);
+  await onManager(
+    cluster,
+    `cd ${REMOTE_DIR}/scripts/tool/cluster && env ${assignments} docker stack deploy --detach=true --prune --resolve-image never -c stack.yml ${shellQuote(cluster.stack)}`,
+  );
+  await waitConverged(cluster);
+  return { certVersion, ca };
+}
+
+/** Sets the number of app replicas and waits until exactly that many run healthy. */
+export async function scaleApp(cluster: Cluster, replicas: number): Promise<void> {
+  cluster.log(`scaling ${service(cluster, 'app')} to ${replicas}`);
+  await onManager(cluster, `docker service scale --detach=true ${service(cluster, 'app')}=${replicas}`);
+  await waitConverged(cluster);
+}
+
+/**
+ * Ships an app image to every node and rolls the replicas onto it one by one (new task
+ * healthy first); Swarm rolls back by itself when a new task fails (stack.yml).
+ */
+export async function updateApp(cluster: Cluster, image: string, compress = true): Promise<UpdateOutcome> {
+  await ship(cluster, [image], compress);
+  cluster.log(`updating ${service(cluster, 'app')} to ${image}`);
+  return changeService(
+    cluster,
+    service(cluster, 'app'),
+    `docker service update --detach=true --image ${shellQuote(image)} ${service(cluster, 'app')}`,
+  );
+}
+
+/** Back to the app's previous spec (its image before the last update), the same rolling way. */
+export async function rollbackApp(cluster: Cluster): Promise<UpdateOutcome> {
+  cluster.log(`rolling ${service(cluster, 'app')} back`);
+  return changeService(
+    cluster,
+    service(cluster, 'app'),
+    `docker service rollback --detach=true ${service(cluster, 'app')}`,
+  );
+}
+
+/** Nodes, services and where each task runs, as the manager sees them. */
+export const clusterStatus = (cluster: Cluster) =>
+  onManager(
+    cluster,
+    `docker node ls && echo && docker stack services ${shellQuote(cluster.stack)} && echo && docker stack ps --filter desired-state=running --format 'table {{.Name}}\t{{.Node}}\t{{.CurrentState}}' ${shellQuote(cluster.stack)}`,
+  );
