@@ -58,6 +58,12 @@ const DATABASE_UNAVAILABLE = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
+  // With the database on another server (a Swarm): its node gone, or its name not in DNS
+  // while no database task runs.
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
 ]);
 
 export function isDatabaseUnavailable(error: unknown): boolean {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app/src/config.js';
 
@@ -18,5 +21,21 @@ describe('configuration from the environment', () => {
     [{ DB_USER: 'u', DB_NAME: 'w' }, 'DB_PASSWORD'],
   ])('names the wrong variable: %o → %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(variable));
+  });
+
+  it('reads DB_PASSWORD from DB_PASSWORD_FILE (a Docker secret), refusing both or an unreadable file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'config-test-'));
+    try {
+      const file = path.join(dir, 'db_password');
+      writeFileSync(file, 's3cret with spaces\n');
+      const { DB_PASSWORD: _, ...withoutPassword } = valid;
+      expect(loadConfig({ ...withoutPassword, DB_PASSWORD_FILE: file }).DB_PASSWORD).toBe('s3cret with spaces');
+      expect(() => loadConfig({ ...valid, DB_PASSWORD_FILE: file })).toThrow(/DB_PASSWORD or DB_PASSWORD_FILE/);
+      expect(() => loadConfig({ ...withoutPassword, DB_PASSWORD_FILE: path.join(dir, 'missing') })).toThrow(
+        /DB_PASSWORD_FILE: cannot read .*ENOENT/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

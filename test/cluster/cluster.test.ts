@@ -164,7 +164,8 @@ describe('the stack on a three-node Swarm', () => {
     }
     // The static page too, and a name the site does not serve is refused on the cluster as on one server.
     expect((await request(edge(n2), '/')).status).toBe(200);
-    expect((await request(edge(n1), '/', { host: 'unknown.example' })).status).toBe(421);
+    const unknown = await request(edge(n1), '/', { host: 'unknown.example', servername: 'www.foobar.com' });
+    expect(unknown.status).toBe(421);
   });
 
   it('spreads requests over the app replicas (nginx logs which replica answered)', async () => {
