@@ -3,21 +3,25 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // The stack's own images are built and run under this tag (webstack/app:test by default).
 process.env.IMAGE_TAG ??= 'test';
 
-// scripts/test runs two lanes side by side to keep the suite short on 2 cores: "remote" holds
-// the suites that spend most of their time waiting on machines of their own (the ACME
-// environment, fault injection, the simulated VPS and cluster), "local" everything else.
-// Without TEST_LANE (npm test) every file runs in one lane.
+// scripts/test runs lanes side by side to keep the suite short on 2 cores. "edge" and
+// "cluster" hold the suites that spend most of their time waiting on machines of their own
+// (the ACME environment and the simulated VPS; the simulated cluster and fault injection),
+// "local" everything else. Without TEST_LANE (npm test) every file runs in one lane.
 // The example consumer project (test/consumer) runs on its own, from the packed package.
-const remoteLane = ['test/https/**', 'test/faults/**', 'test/vps/**', 'test/cluster/**'];
+const lanes: Record<string, string[]> = {
+  edge: ['test/https/**', 'test/vps/**'],
+  cluster: ['test/cluster/**', 'test/faults/**'],
+};
 const lane = process.env.TEST_LANE;
-if (lane !== undefined && lane !== 'local' && lane !== 'remote') {
-  throw new Error(`TEST_LANE must be "local" or "remote", not "${lane}"`);
+if (lane !== undefined && lane !== 'local' && !(lane in lanes)) {
+  throw new Error(`TEST_LANE must be one of local, ${Object.keys(lanes).join(', ')}; not "${lane}"`);
 }
+const own = lane === undefined || lane === 'local' ? undefined : lanes[lane];
 
 export default defineConfig({
   test: {
-    include: lane === 'remote' ? remoteLane.map((dir) => `${dir}/*.test.ts`) : ['test/**/*.test.ts'],
-    exclude: [...configDefaults.exclude, 'test/consumer/**', ...(lane === 'local' ? remoteLane : [])],
+    include: own ? own.map((dir) => `${dir}/*.test.ts`) : ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, 'test/consumer/**', ...(lane === 'local' ? Object.values(lanes).flat() : [])],
     globalSetup: ['test/support/global-setup.ts'],
     env: { IMAGE_TAG: process.env.IMAGE_TAG },
     // Container tests share 2 cores and one Docker engine: one file at a time within a lane.

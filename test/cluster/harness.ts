@@ -11,6 +11,7 @@ import { buildImage, docker, publishedPort, removeContainer } from '../../script
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { parseHost, sshRun, type Host } from '../../scripts/tool/remote/ssh.js';
+import { TEST_LABEL } from '../support/labels.js';
 
 const run = promisify(execFile);
 
@@ -73,7 +74,7 @@ export async function startCluster(options: { tag: string; size: number; env: No
     .getNetwork(prefix)
     .remove()
     .catch(() => undefined);
-  await docker.createNetwork({ Name: prefix, Labels: { 'org.testcontainers': 'true' } });
+  await docker.createNetwork({ Name: prefix, Labels: TEST_LABEL });
 
   const nodes = await Promise.all(
     names.map(async (name, i): Promise<Node> => {
@@ -82,8 +83,7 @@ export async function startCluster(options: { tag: string; size: number; env: No
         Hostname: `n${i + 1}`,
         Image: image,
         Env: [`AUTHORIZED_KEY=${publicKey}`],
-        // Cleaned up with the suite's test containers if a run is cut short.
-        Labels: { 'org.testcontainers': 'true' },
+        Labels: TEST_LABEL,
         ExposedPorts: { '443/tcp': {} },
         // The engine's state on a volume (not the container's own layer): survives a stop.
         Volumes: { '/var/lib/docker': {} },

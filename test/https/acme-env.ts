@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { formatZoneFile, zoneRecords } from '../../nginx/certs/src/zone.js';
 import { buildImage, docker, execOk, logText, removeContainer } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
+import { TEST_LABEL } from '../support/labels.js';
 
 const images = imagesOf(process.env);
 const CONTEXT = fileURLToPath(new URL('./acme-env/', import.meta.url));
@@ -36,7 +37,11 @@ export async function createNetwork(prefix: string): Promise<TestNetwork> {
     const [a, b] = [200 + (randomBytes(1)[0]! % 50), randomBytes(1)[0]! % 250];
     const name = `${prefix}-${randomBytes(3).toString('hex')}`;
     try {
-      await docker.createNetwork({ Name: name, IPAM: { Config: [{ Subnet: `10.${a}.${b}.0/24` }] } });
+      await docker.createNetwork({
+        Name: name,
+        IPAM: { Config: [{ Subnet: `10.${a}.${b}.0/24` }] },
+        Labels: TEST_LABEL,
+      });
     } catch (err) {
       if (/overlap|Pool/i.test((err as Error).message)) continue;
       throw err;
@@ -78,6 +83,7 @@ async function runAt(network: TestNetwork, name: string, ip: string, env: string
     Image: ACME_ENV_IMAGE,
     Env: env,
     Cmd: cmd,
+    Labels: TEST_LABEL,
     HostConfig: { NetworkMode: network.name },
     NetworkingConfig: { EndpointsConfig: { [network.name]: { IPAMConfig: { IPv4Address: ip } } } },
   });

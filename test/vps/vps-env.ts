@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { parseHost, sshRun, type Host } from '../../scripts/tool/remote/ssh.js';
 import { ACME_ENV_IMAGE, type TestNetwork } from '../https/acme-env.js';
+import { TEST_LABEL } from '../support/labels.js';
 
 const run = promisify(execFile);
 const tag = imagesOf(process.env).tag;
@@ -61,9 +62,11 @@ export async function startVps(
     .getVolume(volume)
     .remove()
     .catch(() => undefined);
+  await docker.createVolume({ Name: volume, Labels: TEST_LABEL });
   const container = await docker.createContainer({
     name,
     Image: VPS_IMAGE,
+    Labels: TEST_LABEL,
     Hostname: 'vps',
     Env: [`AUTHORIZED_KEY=${keys.publicKey}`],
     HostConfig: {
@@ -120,6 +123,7 @@ export async function openPorts(
     name,
     Image: ACME_ENV_IMAGE,
     Cmd: ['sleep', '120'],
+    Labels: TEST_LABEL,
     HostConfig: { NetworkMode: network.name },
   });
   await container.start();

@@ -166,7 +166,9 @@ export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' |
     );
     if (present.every(Boolean)) return;
   }
-  await compose(`${PROJECT_PREFIX}build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], isolatedEnv(base));
+  // A compose project name allows fewer characters than an image tag (no dot: testing-0.1.0).
+  const project = `${PROJECT_PREFIX}build-${images.tag.toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`;
+  await compose(project, ['build', 'app', 'nginx', 'certs'], isolatedEnv(base));
 }
 
 let leftoversRemoved: Promise<unknown> | undefined;
