@@ -312,5 +312,5 @@ describe('the stack on a three-node Swarm', () => {
       expect(read.status, `post ${id}`).toBe(200);
       expect(read.json<{ body: string }>().body).toBe(body);
     }
-  });
+  }, 600_000);
 });
