@@ -53,9 +53,12 @@ beforeAll(async () => {
 afterAll(async () => {
   if (stack) await removeContainer(`${stack.project}-app-${SLOT_PORT}`);
   await stack?.stop();
-  const tags = (await docker.listImages({ filters: { reference: [`webstack/app:${images.tag}-*`] } })).flatMap(
-    (i) => i.RepoTags ?? [],
-  );
+  // Only the tags this file's deploys made: other lanes run at the same time with images of
+  // the same IMAGE_TAG (the cluster's and the VPS's releases).
+  const ours = new RegExp(`^webstack/app:${images.tag}-(r\\d{8}T\\d{6}Z|previous)$`);
+  const tags = (await docker.listImages({ filters: { reference: [`webstack/app:${images.tag}-*`] } }))
+    .flatMap((i) => i.RepoTags ?? [])
+    .filter((tag) => ours.test(tag) || tag === secondRelease);
   for (const tag of tags)
     await docker
       .getImage(tag)

@@ -231,7 +231,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
   it('refuses a release that never gets ready; the old one keeps serving', async () => {
     const live = (await onVps(`docker inspect --format '{{.Id}}' webstack-app-1`)).trim();
     // Runs, but never listens: its ready check can never pass.
-    const neverReady = `webstack/app:${process.env.IMAGE_TAG}-never-ready`;
+    const neverReady = `webstack/app:${process.env.IMAGE_TAG}-vps-never-ready`;
     execFileSync('docker', ['build', '-q', '-t', neverReady, '-'], {
       input: `FROM webstack/app:${process.env.IMAGE_TAG}\nCMD ["node", "-e", "setInterval(() => {}, 1000)"]\n`,
     });
