@@ -24,7 +24,16 @@ import {
   type TestNetwork,
 } from '../https/acme-env.js';
 import { writeResult } from '../support/results.js';
-import { buildVpsImage, makeKeys, openPorts, startVps, vpsCommand, writeFile, type Vps } from './vps-env.js';
+import {
+  buildVpsImage,
+  makeKeys,
+  openPorts,
+  startTranscript,
+  startVps,
+  vpsCommand,
+  writeFile,
+  type Vps,
+} from './vps-env.js';
 
 let network: TestNetwork;
 let vps: Vps;
@@ -47,6 +56,7 @@ const untouched = async () =>
 const UNTOUCHED = 'docker=0\nstack=no\ntables=0\n';
 
 beforeAll(async () => {
+  startTranscript();
   await Promise.all([buildAcmeEnv(), buildVpsImage()]);
   network = await createNetwork('h9vps-net');
   // DNS as the careless owner left it: www points elsewhere (setup must refuse at first).
@@ -199,7 +209,12 @@ describe('operating the server', { timeout: 600_000 }, () => {
         maxDurationMs: 600_000,
       });
     const image = (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim();
-    const deploying = vpsCommand(['deploy', target(), '--identity', keys.identity], env);
+    // A new release: the working tree's image would be the very same image (same content, same id).
+    const release = `webstack/app:${process.env.IMAGE_TAG}-next`;
+    execFileSync('docker', ['build', '-q', '-t', release, '-'], {
+      input: `FROM webstack/app:${process.env.IMAGE_TAG}\nLABEL webstack.test-release=next\n`,
+    });
+    const deploying = vpsCommand(['deploy', target(), '--identity', keys.identity, '--image', release], env);
     const duringDeploy = await load(deploying);
     const deployed = await deploying;
     timings.push(`deploy: ${(deployed.ms / 1000).toFixed(1)} s (build, ship, switch)`);
