@@ -5,7 +5,7 @@
 // every capability but SYS_RESOURCE, no seccomp/AppArmor confinement, the cgroup
 // hierarchy, and /var/lib/docker on a volume.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +141,14 @@ export interface CommandResult {
   ms: number;
 }
 
+/** Every scripts/vps run of the test, with its output: the README's examples are copied from it. */
+export const TRANSCRIPT = path.join(REPO_ROOT, 'test/results/vps-commands.txt');
+
+export function startTranscript(): void {
+  mkdirSync(path.dirname(TRANSCRIPT), { recursive: true });
+  writeFileSync(TRANSCRIPT, '');
+}
+
 /** Runs scripts/vps as a user would, with `env` added; stdout and stderr together. */
 export function vpsCommand(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 600_000): Promise<CommandResult> {
   const started = performance.now();
@@ -153,7 +161,12 @@ export function vpsCommand(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 6
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? -1, output, ms: performance.now() - started });
+      const ms = performance.now() - started;
+      appendFileSync(
+        TRANSCRIPT,
+        `$ scripts/vps ${args.join(' ')}\n${output}(exit status ${code}, ${(ms / 1000).toFixed(1)} s)\n\n`,
+      );
+      resolve({ code: code ?? -1, output, ms });
     });
   });
 }

@@ -24,7 +24,16 @@ import {
   type TestNetwork,
 } from '../https/acme-env.js';
 import { writeResult } from '../support/results.js';
-import { buildVpsImage, makeKeys, openPorts, startVps, vpsCommand, writeFile, type Vps } from './vps-env.js';
+import {
+  buildVpsImage,
+  makeKeys,
+  openPorts,
+  startTranscript,
+  startVps,
+  vpsCommand,
+  writeFile,
+  type Vps,
+} from './vps-env.js';
 
 let network: TestNetwork;
 let vps: Vps;
@@ -47,6 +56,7 @@ const untouched = async () =>
 const UNTOUCHED = 'docker=0\nstack=no\ntables=0\n';
 
 beforeAll(async () => {
+  startTranscript();
   await Promise.all([buildAcmeEnv(), buildVpsImage()]);
   network = await createNetwork('h9vps-net');
   // DNS as the careless owner left it: www points elsewhere (setup must refuse at first).
