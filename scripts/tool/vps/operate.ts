@@ -37,7 +37,7 @@ export async function vpsDeploy(
   const ref = image;
   const shipped = await shipImages(host, [ref], { registry: options.registry, log });
   log(
-    `${ref} ${shipped.sent.length ? `shipped in ${(shipped.ms / 1000).toFixed(1)} s (${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB)` : 'already on the server'}`,
+    `${ref} ${shipped.sent.length ? `shipped in ${(shipped.ms / 1000).toFixed(1)} s ${options.registry ? `through ${options.registry}` : `(${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB)`}` : 'already on the server'}`,
   );
   return withServerLock(host, 'deploy', async () => {
     const result = await onServerEngine(host, () =>
@@ -107,12 +107,17 @@ export function vpsLogs(host: Host, options: { service?: string; follow?: boolea
   return attached(host, asRoot(host, `cd ${STACK_DIR} && ${args.map(shellQuote).join(' ')}`), false);
 }
 
-/** A shell on the server in the stack's folder, or one in a service's container. */
+/**
+ * A shell on the server in the stack's folder, or one in a service's container. Interactive
+ * from a terminal; from a pipe (`echo 'ls' | scripts/vps ssh HOST app`) it runs the piped
+ * commands without terminals at either end, which compose exec would otherwise demand.
+ */
 export function vpsShell(host: Host, service?: string): Promise<number> {
+  const tty = process.stdin.isTTY === true;
   const command = service
-    ? `cd ${STACK_DIR} && docker compose exec ${shellQuote(service)} sh`
+    ? `cd ${STACK_DIR} && docker compose exec ${tty ? '' : '-T '}${shellQuote(service)} sh`
     : `cd ${STACK_DIR} && exec "\${SHELL:-/bin/sh}" -l`;
-  return attached(host, asRoot(host, command), true);
+  return attached(host, asRoot(host, command), tty);
 }
 
 /** Each service's state and health, the certificate's expiry, disk space, the last release event. */

@@ -82,6 +82,8 @@ function runScriptAsUser(host: Host): Promise<string> {
   return sshOk(host, 'bash -s', { stdin: text, timeoutMs: 60_000 });
 }
 
+const changeCount = (n: number) => `${n} change${n === 1 ? '' : 's'}`;
+
 /** What compose reports for each service on the server: running and healthy, or not. */
 export async function serviceStates(host: Host): Promise<Array<{ service: string; state: string; health: string }>> {
   const out = await remoteCompose(host)(PROJECT, ['ps', '--all', '--format', 'json'], {});
@@ -144,6 +146,9 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
       async () =>
         report(await runScript(host, 'prepare.sh', [String(facts.sshPort), facts.user], { onStderr: progressTo(log) })),
     );
+    // Changes to the host alone (a user let into the docker group, a firewall rule) leave a
+    // healthy stack as it is: only what follows (images, release files, .env) calls for compose up.
+    const hostChanges = changes.length;
 
     await step(`shipping the images${options.registry ? ` through ${options.registry}` : ' over SSH'}`, async () => {
       // The app image ships only the first time: afterwards scripts/vps deploy owns which release runs.
@@ -175,7 +180,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     });
 
     await step('starting the stack (host networking, restart unless stopped)', async () => {
-      if (changes.length === 0 && (await stackHealthy(host))) {
+      if (changes.length === hostChanges && (await stackHealthy(host))) {
         log('  ok: every service running and healthy');
         return;
       }
@@ -214,12 +219,12 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
       log(`  ${url}api/health/ready at ${ipv4}: ${answer.status} ${answer.body.trim()} in ${answer.ms.toFixed(0)} ms`);
     });
 
-    if (changes.length > 0) await recordEvent(host, `setup: ${changes.length} changes; ${images.app}`);
+    if (changes.length > 0) await recordEvent(host, `setup: ${changeCount(changes.length)}; ${images.app}`);
     const totalMs = step.elapsedMs();
     log(
       changes.length === 0
         ? `nothing to change: ${hostLabel(host)} was already set up (${(totalMs / 1000).toFixed(1)} s)`
-        : `set up in ${(totalMs / 1000).toFixed(1)} s with ${changes.length} changes`,
+        : `set up in ${(totalMs / 1000).toFixed(1)} s with ${changeCount(changes.length)}`,
     );
     log(`live: ${url}`);
     return { changes, url, totalMs };
