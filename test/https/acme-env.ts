@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { formatZoneFile, zoneRecords } from '../../nginx/certs/src/zone.js';
 import { buildImage, docker, execOk, logText, removeContainer } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
+import { waitFor } from '../../scripts/tool/core/wait.js';
 import { TEST_LABEL } from '../support/labels.js';
 
 const images = imagesOf(process.env);
@@ -24,10 +25,11 @@ export async function buildAcmeEnv(): Promise<void> {
 
 export interface TestNetwork {
   name: string;
-  /** Fixed addresses on it: the DNS server, Pebble, the stack's server container. */
+  /** Fixed addresses on it: the DNS server, Pebble, the stack's server container, a registry. */
   dns: string;
   pebble: string;
   stack: string;
+  registry: string;
   remove(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function createNetwork(prefix: string): Promise<TestNetwork> {
       dns: `${base}.53`,
       pebble: `${base}.14`,
       stack: `${base}.80`,
+      registry: `${base}.50`,
       remove: () =>
         docker
           .getNetwork(name)
@@ -108,6 +111,26 @@ export async function startPebble(network: TestNetwork, validitySeconds: number)
   );
 }
 
+/** Starts a container registry at the network's registry address; resolves to its certificate once it answers. */
+export async function startRegistry(network: TestNetwork): Promise<string> {
+  const name = await runAt(
+    network,
+    `${network.name}-registry`,
+    network.registry,
+    [],
+    ['start-registry.sh', network.registry],
+  );
+  return waitFor(
+    'the registry answers',
+    async () => {
+      const cert = await execOk(docker.getContainer(name), ['cat', '/registry/cert.pem']);
+      await execOk(docker.getContainer(name), ['bash', '-c', '</dev/tcp/127.0.0.1/5000']);
+      return cert;
+    },
+    { timeoutMs: 30_000 },
+  );
+}
+
 /** Pebble's API certificate (self-made at its start), for the certs service to trust. */
 export const pebbleApiCert = (name: string) => execOk(docker.getContainer(name), ['cat', '/pebble/cert.pem']);
 
@@ -125,6 +148,21 @@ export function pebbleRoot(network: TestNetwork, apiCert: string): Promise<strin
     req.on('timeout', () => req.destroy(new Error('Pebble /roots/0 did not answer in 5 s')));
     req.on('error', reject);
   });
+}
+
+/**
+ * Waits until Pebble answers: its API certificate is written by its start script, so it is
+ * read inside the wait too (a container under load may not have made it yet).
+ */
+export function pebbleAnswers(network: TestNetwork, name: string): Promise<{ apiCert: string; root: string }> {
+  return waitFor(
+    'Pebble answers',
+    async () => {
+      const apiCert = await pebbleApiCert(name);
+      return { apiCert, root: await pebbleRoot(network, apiCert) };
+    },
+    { timeoutMs: 60_000 },
+  );
 }
 
 /** How many ACME orders Pebble has taken since it started (it logs each one). */

@@ -23,6 +23,7 @@ import {
   createNetwork,
   designZone,
   pebbleApiCert,
+  pebbleAnswers,
   pebbleOrders,
   pebbleRoot,
   startDns,
@@ -99,13 +100,11 @@ beforeAll(async () => {
   network = await createNetwork(`webstack-test-https-${tag}`.toLowerCase());
   await startDns(network, wrongZone());
   pebble = await startPebble(network, VALIDITY_SECONDS);
-  await waitFor('Pebble answers', async () => Boolean(await pebbleRoot(network, await pebbleApiCert(pebble))), {
-    timeoutMs: 30_000,
-  });
+  const { apiCert } = await pebbleAnswers(network, pebble);
   env = isolatedEnv(process.env, {
     SITE_DOMAIN,
     ACME_DIRECTORY: `https://${network.pebble}:14000/dir`,
-    ACME_DIRECTORY_CA: await pebbleApiCert(pebble),
+    ACME_DIRECTORY_CA: apiCert,
     ACME_CAA_IDENTITY: CAA_IDENTITY,
     DNS_RESOLVER: `${network.dns}:53`,
     SERVER_IPV4: network.stack,

@@ -149,11 +149,16 @@ export function startTranscript(): void {
   writeFileSync(TRANSCRIPT, '');
 }
 
-/** Runs scripts/vps as a user would, with `env` added; stdout and stderr together. */
-export function vpsCommand(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 600_000): Promise<CommandResult> {
+/** Runs scripts/vps as a user would, with `env` added and `input` piped in; stdout and stderr together. */
+export function vpsCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  { input = '', timeoutMs = 600_000 }: { input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(path.join(REPO_ROOT, 'scripts/vps'), args, { env: { ...process.env, ...env } });
+    child.stdin.end(input);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -164,7 +169,7 @@ export function vpsCommand(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 6
       const ms = performance.now() - started;
       appendFileSync(
         TRANSCRIPT,
-        `$ scripts/vps ${args.join(' ')}\n${output}(exit status ${code}, ${(ms / 1000).toFixed(1)} s)\n\n`,
+        `${input ? `$ echo '${input.trim()}' | ` : '$ '}scripts/vps ${args.join(' ')}\n${output}(exit status ${code}, ${(ms / 1000).toFixed(1)} s)\n\n`,
       );
       resolve({ code: code ?? -1, output, ms });
     });

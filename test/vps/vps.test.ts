@@ -3,23 +3,25 @@
 // the second setup a no-op, the firewall from an outside client, a reboot, deploy and
 // rollback under load over HTTPS, a refused release, backup pulled here and restore.
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../scripts/tool/core/docker.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { formatCounts, readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { unlimited } from '../../scripts/tool/testing/stack.js';
-import { asRoot, sshOk } from '../../scripts/tool/remote/ssh.js';
+import { asRoot, shellQuote, sshOk } from '../../scripts/tool/remote/ssh.js';
 import {
   CAA_IDENTITY,
   SITE_DOMAIN,
   buildAcmeEnv,
   createNetwork,
   designZone,
-  pebbleApiCert,
-  pebbleRoot,
+  pebbleAnswers,
   startDns,
   startPebble,
+  startRegistry,
   zoneText,
   type TestNetwork,
 } from '../https/acme-env.js';
@@ -41,6 +43,10 @@ let keys: Awaited<ReturnType<typeof makeKeys>>;
 let root: string;
 let env: NodeJS.ProcessEnv;
 let setupArgs: string[];
+/** The test's own registry (REGISTRY=host:port) and its certificate, trusted by both engines. */
+let registry: string;
+let registryCert: string;
+const certsDir = (engineRegistry: string) => `/etc/docker/certs.d/${engineRegistry}`;
 const timings: string[] = [];
 
 const target = () => `root@${vps.address}`;
@@ -65,8 +71,14 @@ beforeAll(async () => {
     zoneText(`${SITE_DOMAIN}. 5 IN CNAME elsewhere.example.\nelsewhere.example. 5 IN A 192.0.2.1`),
   );
   const pebble = await startPebble(network, 3600);
-  const apiCert = await pebbleApiCert(pebble);
-  root = await waitFor('Pebble answers', () => pebbleRoot(network, apiCert), { timeoutMs: 30_000 });
+  const answered = await pebbleAnswers(network, pebble);
+  const apiCert = answered.apiCert;
+  root = answered.root;
+  registryCert = await startRegistry(network);
+  registry = `${network.registry}:5000`;
+  // This machine's engine pushes there: it trusts the registry as a real one's CA would be.
+  mkdirSync(certsDir(registry), { recursive: true });
+  writeFileSync(`${certsDir(registry)}/ca.crt`, registryCert);
   keys = await makeKeys();
   vps = await startVps(network, `${network.name}-vps`, network.stack, keys);
   env = {
@@ -89,8 +101,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await vps?.remove();
+  if (registry) rmSync(certsDir(registry), { recursive: true, force: true });
   if (network) {
-    for (const name of [`${network.name}-dns`, `${network.name}-pebble`, `${network.name}-outside`]) {
+    for (const name of ['dns', 'pebble', 'outside', 'registry'].map((part) => `${network.name}-${part}`)) {
       await docker
         .getContainer(name)
         .remove({ force: true })
@@ -238,6 +251,44 @@ describe('operating the server', { timeout: 600_000 }, () => {
     );
   });
 
+  it('deploys through a registry when REGISTRY names one', async () => {
+    const third = `webstack/app:${process.env.IMAGE_TAG}-vps-registry`;
+    execFileSync('docker', ['build', '-q', '-t', third, '-'], {
+      input: `FROM webstack/app:${process.env.IMAGE_TAG}\nLABEL webstack.release=vps-registry\n`,
+    });
+    const localId = execFileSync('docker', ['image', 'inspect', '--format', '{{.Id}}', third], { encoding: 'utf8' });
+    // The server's engine trusts the registry too, as it would a registry with a public certificate.
+    await onVps(
+      `mkdir -p ${certsDir(registry)} && printf '%s' ${shellQuote(registryCert)} > ${certsDir(registry)}/ca.crt`,
+    );
+    try {
+      const deployed = await vpsCommand(['deploy', target(), '--identity', keys.identity, '--image', third], {
+        ...env,
+        REGISTRY: registry,
+      });
+      timings.push(`deploy through a registry: ${(deployed.ms / 1000).toFixed(1)} s (push, pull, switch)`);
+      expect(deployed.code, deployed.output).toBe(0);
+      expect(deployed.output).toContain(`pushing ${third} to ${registry}`);
+      expect(deployed.output).not.toContain('docker save | ssh docker load');
+      // The registry holds it, the server pulled it from there, and the live app runs it.
+      const tags = await new Promise<string>((resolve, reject) =>
+        https
+          .get(`https://${registry}/v2/webstack/app/tags/list`, { ca: registryCert, timeout: 5_000 }, (res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject),
+      );
+      expect(JSON.parse(tags).tags).toContain(`${process.env.IMAGE_TAG}-vps-registry`);
+      expect(await onVps(`docker image inspect --format '{{.Id}}' ${registry}/${third}`)).toBe(localId);
+      expect(await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).toBe(localId);
+      expect((await api('/api/health/ready')).status).toBe(200);
+    } finally {
+      execFileSync('docker', ['rmi', `${registry}/${third}`]);
+    }
+  });
+
   it('refuses a release that never gets ready; the old one keeps serving', async () => {
     const live = (await onVps(`docker inspect --format '{{.Id}}' webstack-app-1`)).trim();
     // Runs, but never listens: its ready check can never pass.
@@ -300,6 +351,36 @@ describe('operating the server', { timeout: 600_000 }, () => {
     const logs = await vpsCommand(['logs', target(), '--identity', keys.identity, 'nginx', '--tail', '5'], env);
     expect(logs.code, logs.output).toBe(0);
     expect(logs.output).toContain('nginx-1');
+  });
+
+  it('a sudo user: setup lets it use Docker and changes nothing else; status and ssh work as it', async () => {
+    await onVps(
+      'id deployer >/dev/null 2>&1 || useradd -m -s /bin/bash deployer; ' +
+        'install -d -m 700 -o deployer -g deployer /home/deployer/.ssh && ' +
+        'install -m 600 -o deployer -g deployer /root/.ssh/authorized_keys /home/deployer/.ssh/ && ' +
+        "echo 'deployer ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deployer && chmod 440 /etc/sudoers.d/deployer",
+    );
+    const deployer = `deployer@${vps.address}`;
+    const liveApp = () => onVps(`docker inspect --format '{{.Id}}' webstack-app-1`);
+    const before = await liveApp();
+    const setupAs = await vpsCommand([setupArgs[0]!, deployer, ...setupArgs.slice(2)], env);
+    expect(setupAs.code, setupAs.output).toBe(0);
+    expect(setupAs.output.match(/changed: .*/g)).toEqual(['changed: deployer may use Docker (group docker)']);
+    expect(setupAs.output).toContain('ok: every service running and healthy');
+    expect(await liveApp()).toBe(before);
+    const status = await vpsCommand(['status', deployer, '--identity', keys.identity], env);
+    expect(status.code, status.output).toBe(0);
+    expect(status.output).toMatch(/app\s+running, healthy/);
+    // Piped commands instead of a terminal: a shell in the stack's folder as root (through
+    // sudo), then one in the app's container.
+    const shell = await vpsCommand(['ssh', deployer, '--identity', keys.identity], env, { input: 'pwd; id -un\n' });
+    expect(shell.code, shell.output).toBe(0);
+    expect(shell.output).toContain('/opt/webstack\nroot\n');
+    const inApp = await vpsCommand(['ssh', deployer, '--identity', keys.identity, 'app'], env, {
+      input: 'node -e "console.log(process.version)"\n',
+    });
+    expect(inApp.code, inApp.output).toBe(0);
+    expect(inApp.output).toMatch(/^v24\./m);
   });
 });
 
