@@ -14,6 +14,7 @@ export interface Config {
   DB_STARTUP_TIMEOUT_MS: number;
   KEEP_ALIVE_TIMEOUT_MS: number;
   SHUTDOWN_GRACE_MS: number;
+  METRICS_ENABLED: boolean;
   STATIC_DIR?: string;
 }
 
@@ -40,6 +41,8 @@ const schema = {
     // idle upstream connection first and never reuses one the app is closing.
     KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 75000 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, default: 10000 },
+    // Prometheus metrics, Server-Timing and the recent-requests buffer; off only to measure their cost.
+    METRICS_ENABLED: { type: 'boolean', default: true },
     STATIC_DIR: { type: 'string', minLength: 1 },
   },
 } as const;
