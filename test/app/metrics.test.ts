@@ -4,6 +4,7 @@ import { buildApp } from '../../app/src/app.js';
 import { loadConfig } from '../../app/src/config.js';
 import { parsePrometheusText, sumOf, type Sample } from '../../app/src/monitor/prometheus-text.js';
 import { startAppWithDatabase, type TestApp } from '../support/app.js';
+import { serverTiming } from '../support/server-timing.js';
 
 let testApp: TestApp;
 let app: FastifyInstance;
@@ -22,19 +23,6 @@ async function scrape(): Promise<Sample[]> {
   expect(response.statusCode).toBe(200);
   expect(response.headers['content-type']).toContain('text/plain');
   return parsePrometheusText(response.body);
-}
-
-/** Parses `name;dur=1.5;desc="…", …` into durations by name. */
-function serverTiming(header: string | string[] | number | undefined): Record<string, number> {
-  return Object.fromEntries(
-    String(header)
-      .split(',')
-      .map((entry) => {
-        const [name, ...params] = entry.trim().split(';');
-        const dur = params.find((p) => p.startsWith('dur='));
-        return [name, Number(dur?.slice(4))];
-      }),
-  );
 }
 
 describe('app metrics (prom-client, real database)', () => {
