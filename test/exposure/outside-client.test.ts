@@ -33,10 +33,11 @@ async function opens(address: string, port: number): Promise<boolean> {
   return stdout.trim() === 'open';
 }
 
-/** The status line of GET / from the outside client. */
-async function statusFromOutside(address: string, port: number): Promise<string> {
+/** The status line of GET path from the outside client, with an Authorization header if given. */
+async function statusFromOutside(address: string, port: number, path = '/', authorization?: string): Promise<string> {
+  const auth = authorization ? `Authorization: ${authorization}\\r\\n` : '';
   const { stdout } = await fromOutside(
-    `exec 3<>/dev/tcp/${address}/${port}; printf 'GET / HTTP/1.1\\r\\nHost: www.foobar.com\\r\\nConnection: close\\r\\n\\r\\n' >&3; timeout 5 head -n 1 <&3`,
+    `exec 3<>/dev/tcp/${address}/${port}; printf 'GET ${path} HTTP/1.1\\r\\nHost: www.foobar.com\\r\\n${auth}Connection: close\\r\\n\\r\\n' >&3; timeout 5 head -n 1 <&3`,
   );
   return stdout.trim();
 }
@@ -72,24 +73,54 @@ describe('exposure, seen from a separate network namespace (an outside client)',
     expect(await statusFromOutside(hostAddress, httpPort)).toMatch(/^HTTP\/1\.1 200 /);
   });
 
-  it('finds 5000 and 3306 closed, on the host and on the server container alike', async () => {
+  it('finds 5000, 3306 and the metrics ports closed, on the host and on the server container alike', async () => {
     const probes = {
       'host:http': await opens(hostAddress, httpPort),
       'host:5000': await opens(hostAddress, 5000),
       'host:3306': await opens(hostAddress, 3306),
+      'host:9100': await opens(hostAddress, 9100),
       'server:80': await opens(serverAddress, 80),
       'server:5000': await opens(serverAddress, 5000),
       'server:3306': await opens(serverAddress, 3306),
+      'server:8081': await opens(serverAddress, 8081),
+      'server:9100': await opens(serverAddress, 9100),
     };
     await recordResult('exposure', probes);
     expect(probes).toEqual({
       'host:http': true,
       'host:5000': false,
       'host:3306': false,
+      'host:9100': false,
       // Docker forwards only the published port to the container.
       'server:80': true,
       'server:5000': false,
       'server:3306': false,
+      // nginx's stub_status and the monitor listen on the namespace's loopback only.
+      'server:8081': false,
+      'server:9100': false,
+    });
+  });
+
+  it('gets the metrics and the status page only with the password', async () => {
+    const basic = (password: string) => `Basic ${Buffer.from(`status:${password}`).toString('base64')}`;
+    const statuses = {
+      metrics: await statusFromOutside(hostAddress, httpPort, '/status/metrics'),
+      metricsWrongPassword: await statusFromOutside(hostAddress, httpPort, '/status/metrics', basic('wrong')),
+      metricsWithPassword: await statusFromOutside(
+        hostAddress,
+        httpPort,
+        '/status/metrics',
+        basic(stack.env.STATUS_PASSWORD as string),
+      ),
+      page: await statusFromOutside(hostAddress, httpPort, '/status/'),
+      appInternal: await statusFromOutside(hostAddress, httpPort, '/internal/metrics'),
+    };
+    expect(statuses).toEqual({
+      metrics: 'HTTP/1.1 401 Unauthorized',
+      metricsWrongPassword: 'HTTP/1.1 401 Unauthorized',
+      metricsWithPassword: 'HTTP/1.1 200 OK',
+      page: 'HTTP/1.1 401 Unauthorized',
+      appInternal: 'HTTP/1.1 404 Not Found',
     });
   });
 });
