@@ -82,7 +82,7 @@ describe('exposure, seen from a separate network namespace (an outside client)',
       'server:80': await opens(serverAddress, 80),
       'server:5000': await opens(serverAddress, 5000),
       'server:3306': await opens(serverAddress, 3306),
-      'server:8081': await opens(serverAddress, 8081),
+      'server:9113': await opens(serverAddress, 9113),
       'server:9100': await opens(serverAddress, 9100),
     };
     await recordResult('exposure', probes);
@@ -96,7 +96,7 @@ describe('exposure, seen from a separate network namespace (an outside client)',
       'server:5000': false,
       'server:3306': false,
       // nginx's stub_status and the monitor listen on the namespace's loopback only.
-      'server:8081': false,
+      'server:9113': false,
       'server:9100': false,
     });
   });

@@ -27,7 +27,7 @@ const schema = {
     // nginx sends one syslog datagram per request here (nginx/conf.d/status.conf).
     NGINX_LOG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5140 },
     APP_URL: { type: 'string', minLength: 1, default: 'http://127.0.0.1:5000' },
-    NGINX_STATUS_URL: { type: 'string', minLength: 1, default: 'http://127.0.0.1:8081/stub_status' },
+    NGINX_STATUS_URL: { type: 'string', minLength: 1, default: 'http://127.0.0.1:9113/stub_status' },
     DB_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     DB_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 3306 },
     DB_USER: { type: 'string', minLength: 1 },

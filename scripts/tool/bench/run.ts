@@ -4,6 +4,7 @@ import { cpuTimeNs, peakRssMiB, resetPeakRss } from '../core/docker.js';
 import {
   BARE_NGINX_PORT,
   TWO_APPS_NGINX_PORT,
+  UNMETERED_APP_PORT,
   openStack,
   seedPosts,
   type BenchStack,
@@ -32,7 +33,7 @@ export interface BenchOptions extends StackOptions {
 }
 
 /** Where the load goes in: the published port from the host, or a process inside the namespace. */
-export type Via = 'published port' | 'nginx' | 'app direct' | 'bare nginx' | 'nginx, 2 apps';
+export type Via = 'published port' | 'nginx' | 'app direct' | 'app direct, no metrics' | 'bare nginx' | 'nginx, 2 apps';
 
 export interface Step {
   route: string;
@@ -83,7 +84,11 @@ interface Route {
 export const ROUTES: Route[] = [
   { name: 'static asset', path: STATIC_ASSET, via: ['published port', 'nginx', 'bare nginx'] },
   { name: 'front page', path: '/', via: ['published port', 'nginx'] },
-  { name: 'GET /api/posts', path: API_READ, via: ['published port', 'nginx', 'app direct', 'nginx, 2 apps'] },
+  {
+    name: 'GET /api/posts',
+    path: API_READ,
+    via: ['published port', 'nginx', 'app direct', 'app direct, no metrics', 'nginx, 2 apps'],
+  },
   { name: 'POST /api/posts', path: API_READ, body: POST_BODY, via: ['published port', 'nginx', 'app direct'] },
   { name: 'GET /api/health/live', path: '/api/health/live', via: ['published port', 'nginx', 'app direct'] },
 ];
@@ -96,6 +101,8 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: 'http://127.0.0.1:80' };
     case 'app direct':
       return { network: stack.namespace, base: 'http://127.0.0.1:5000' };
+    case 'app direct, no metrics':
+      return { network: stack.namespace, base: `http://127.0.0.1:${UNMETERED_APP_PORT}` };
     case 'bare nginx':
       return { network: stack.namespace, base: `http://127.0.0.1:${BARE_NGINX_PORT}` };
     case 'nginx, 2 apps':
@@ -117,14 +124,25 @@ function medianStep(rounds: Step[]): Step {
 
 /** One load step: warm-up, then measured, with the app's peak RSS and the database's CPU. */
 async function measure(
-  ctx: { stack: BenchStack; generator: Generator; opts: BenchOptions; secondApp: Docker.Container | undefined },
+  ctx: {
+    stack: BenchStack;
+    generator: Generator;
+    opts: BenchOptions;
+    secondApp: Docker.Container | undefined;
+    unmeteredApp: Docker.Container | undefined;
+  },
   route: Route,
   via: Via,
   connections: number,
 ): Promise<Step> {
   const { stack, generator, opts } = ctx;
   const { network, base } = target(stack, via);
-  const apps = via === 'nginx, 2 apps' && ctx.secondApp ? [stack.app, ctx.secondApp] : [stack.app];
+  const apps =
+    via === 'nginx, 2 apps' && ctx.secondApp
+      ? [stack.app, ctx.secondApp]
+      : via === 'app direct, no metrics' && ctx.unmeteredApp
+        ? [ctx.unmeteredApp]
+        : [stack.app];
   const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
   if (opts.warmupSeconds > 0) await runWrk(generator, { ...load, seconds: opts.warmupSeconds });
   await Promise.all(apps.map(resetPeakRss));
@@ -165,6 +183,10 @@ function ratiosOf(steps: Step[]): Ratio[] {
       name: 'static asset: published port ÷ inside the namespace',
       value: rps(steps, asset, 'published port') / rps(steps, asset, 'nginx'),
     },
+    {
+      name: 'API read, direct to the app: with metrics and Server-Timing ÷ without',
+      value: rps(steps, read, 'app direct') / rps(steps, read, 'app direct, no metrics'),
+    },
     { name: 'API read: 2 app processes ÷ 1', value: rps(steps, read, 'nginx, 2 apps') / rps(steps, read, 'nginx') },
   ];
 }
@@ -195,7 +217,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       containerName: `${opts.project}-load`,
       labels: { 'webstack.bench': opts.project },
     };
-    const ctx = { stack, generator, opts, secondApp: (await stack.startSecondApp()).app };
+    const ctx = {
+      stack,
+      generator,
+      opts,
+      secondApp: (await stack.startSecondApp()).app,
+      unmeteredApp: await stack.startUnmeteredApp(),
+    };
 
     // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.
     const pairs = ROUTES.flatMap((route) => route.via.map((via) => ({ route, via })));

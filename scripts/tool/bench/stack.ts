@@ -10,6 +10,8 @@ import { startStack } from '../testing/stack.js';
 export const BARE_NGINX_PORT = 8081;
 export const SECOND_APP_PORT = 5001;
 export const TWO_APPS_NGINX_PORT = 8082;
+/** An app process with METRICS_ENABLED=false: what metrics and Server-Timing cost. */
+export const UNMETERED_APP_PORT = 5002;
 const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/tool/bench/bare-nginx.conf');
 
 export interface StackOptions {
@@ -39,6 +41,8 @@ export interface BenchStack {
   /** A second app process on SECOND_APP_PORT, and an nginx on TWO_APPS_NGINX_PORT balancing both. */
   startSecondApp(): Promise<{ app: Docker.Container; nginx: Docker.Container }>;
   stopSecondApp(): Promise<void>;
+  /** The same app image and environment on UNMETERED_APP_PORT, without metrics or Server-Timing. */
+  startUnmeteredApp(): Promise<Docker.Container>;
   close(): Promise<void>;
 }
 
@@ -109,21 +113,30 @@ async function twoAppsConfig(extras: Extras, nginx: Docker.Container): Promise<s
   if (bothServers === liveServer) throw new Error(`no upstream server line to extend in:\n${liveServer}`);
   writeFileSync(path.join(confDir, 'site.conf'), site.replaceAll(/listen 80\b/g, `listen ${TWO_APPS_NGINX_PORT}`));
   writeFileSync(path.join(confDir, 'upstream.conf'), await read('/etc/nginx/conf.d/upstream.conf'));
+  // The maps and log format site.conf's snippets use (not stub-status.conf: its port is taken).
+  writeFileSync(path.join(confDir, 'status.conf'), await read('/etc/nginx/conf.d/status.conf'));
   writeFileSync(path.join(upstreamDir, 'app-server.conf'), bothServers);
   return [`${confDir}:/etc/nginx/conf.d:ro`, `${upstreamDir}:/etc/nginx/upstream:ro`];
 }
 
-async function startSecondApp(extras: Extras, app: Docker.Container, nginx: Docker.Container) {
+/** Another process of the stack's app image and environment on `port`, once it is ready. */
+async function startAppCopy(extras: Extras, app: Docker.Container, name: string, env: string[]) {
   const appInfo = await app.inspect();
-  const second = await startInNamespace(extras, `${extras.project}-app2`, {
+  const names = env.map((e) => e.split('=')[0] as string);
+  const copy = await startInNamespace(extras, `${extras.project}-${name}`, {
     Image: appInfo.Config.Image,
-    Env: [...appInfo.Config.Env.filter((e) => !e.startsWith('PORT=')), `PORT=${SECOND_APP_PORT}`],
+    Env: [...appInfo.Config.Env.filter((e) => !names.includes(e.split('=')[0] as string)), ...env],
   });
-  await execOk(second, [
+  await execOk(copy, [
     'sh',
     '-c',
     'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1',
   ]);
+  return copy;
+}
+
+async function startSecondApp(extras: Extras, app: Docker.Container, nginx: Docker.Container) {
+  const second = await startAppCopy(extras, app, 'app2', [`PORT=${SECOND_APP_PORT}`]);
   const nginxInfo = await nginx.inspect();
   // Same image and environment (the rate limits its templates render at start).
   const twoAppsNginx = await startInNamespace(extras, `${extras.project}-nginx-n2`, {
@@ -163,6 +176,8 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       secondApp = [started.nginx, started.app];
       return started;
     },
+    startUnmeteredApp: () =>
+      startAppCopy(extras, app, 'app-unmetered', [`PORT=${UNMETERED_APP_PORT}`, 'METRICS_ENABLED=false']),
     async stopSecondApp() {
       for (const container of secondApp) await removeContainer(container.id);
       secondApp = [];
