@@ -13,15 +13,16 @@ export interface NginxRequest {
 }
 
 const seconds = (text: string | undefined) => {
-  // "-" when nginx did not go upstream; "0.001, 0.002" when it tried twice (the last counts).
-  const last = text?.split(',').at(-1)?.trim();
+  // "-" when nginx did not go upstream; "0.001, 0.002" when it tried twice and "0.001 : -"
+  // across an internal redirect (the last one counts).
+  const last = text?.split(/[,:]/).at(-1)?.trim();
   return last && last !== '-' ? Number(last) * 1000 : undefined;
 };
 
 /** The log line inside a syslog datagram: `<PRI>Mmm dd hh:mm:ss nginx: LINE`. */
 export function parseNginxDatagram(message: string, at: number): NginxRequest | undefined {
   const line = /^<\d+>[^:]*\d\d:\d\d:\d\d \S+: (.*)$/s.exec(message)?.[1];
-  const fields = line?.split(' ');
+  const fields = line?.split('|');
   if (!fields || fields.length < 7) return undefined;
   const [status, request, connect, header, id, method, ...uri] = fields;
   return {
@@ -32,7 +33,7 @@ export function parseNginxDatagram(message: string, at: number): NginxRequest | 
     upstreamHeaderMs: seconds(header),
     id: id as string,
     method: method as string,
-    uri: uri.join(' '),
+    uri: uri.join('|'),
   };
 }
 

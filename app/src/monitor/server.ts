@@ -44,12 +44,6 @@ app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async
   return `${await monitor.metrics.register.metrics()}${monitor.appMetricsText ?? ''}`;
 });
 
-app.get(
-  '/snapshot',
-  { schema: { response: { 200: { type: 'object', additionalProperties: true } } } },
-  async () => monitor.latest ?? {},
-);
-
 // Server-sent events: the snapshot now, then after every tick.
 app.get('/events', async (request, reply) => {
   reply.hijack();
