@@ -76,6 +76,7 @@ describe("the monitor's pure parts", () => {
     expect(part.history.lastOutage).toBeUndefined();
     part.observe(false, 5000);
     expect(part.history.lastOutage).toEqual({ from: 5000 });
+    expect(part.history.upSince).toBeUndefined();
     expect(part.observe(true, 8000, 7500)).toEqual({ cameBack: true, restarted: true });
     expect(part.history).toMatchObject({ restarts: 1, upSince: 7500, lastOutage: { from: 5000, to: 8000 } });
     // Restarted between two checks: never seen down, still counted.

@@ -32,6 +32,7 @@ export class PartTracker {
     const cameBack = was === false && up && this.history.lastOutage?.to === undefined && !!this.history.lastOutage;
     if (cameBack && this.history.lastOutage) this.history.lastOutage.to = now;
     if (up && (was !== true || restarted)) this.history.upSince = startedAt ?? now;
+    if (!up) this.history.upSince = undefined;
     this.history.up = up;
     return { cameBack, restarted };
   }
