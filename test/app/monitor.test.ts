@@ -1,18 +1,18 @@
+import { appendFile, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PartTracker } from '../../app/src/monitor/history.js';
-import { NginxLog, parseNginxDatagram } from '../../app/src/monitor/nginx-log.js';
+import { NginxLog, parseNginxLine, StatusLogReader } from '../../app/src/monitor/nginx-log.js';
 import { parsePrometheusText } from '../../app/src/monitor/prometheus-text.js';
 import { buckets, quantileBetween } from '../../app/src/monitor/quantiles.js';
 import { parseStubStatus } from '../../app/src/monitor/sources.js';
 
 describe("the monitor's pure parts", () => {
-  it("reads nginx's syslog datagrams, proxied or not, with spaces in the URI", () => {
-    const proxied = parseNginxDatagram(
-      '<190>Nov 22 23:43:56 nginx: 200|0.012|0.001|0.011|abc123|GET|/api/posts?limit=3',
-      1,
-    );
+  it("reads nginx's status lines, proxied or not, with spaces and | in the URI", () => {
+    const proxied = parseNginxLine('1763858636.250|200|0.012|0.001|0.011|abc123|GET|/api/posts?limit=3');
     expect(proxied).toEqual({
-      at: 1,
+      at: 1763858636250,
       status: 200,
       requestMs: 12,
       upstreamConnectMs: 1,
@@ -21,29 +21,61 @@ describe("the monitor's pure parts", () => {
       method: 'GET',
       uri: '/api/posts?limit=3',
     });
-    const local = parseNginxDatagram('<190>Nov  2 01:02:03 nginx: 404|0.000|-|-|id2|GET|/a b|c', 2);
-    expect(local).toMatchObject({ status: 404, upstreamConnectMs: undefined, uri: '/a b|c' });
+    const local = parseNginxLine('2.000|404|0.000|-|-|id2|GET|/a b|c');
+    expect(local).toMatchObject({ at: 2000, status: 404, upstreamConnectMs: undefined, uri: '/a b|c' });
     // Two upstream tries: the last one is the one that answered.
-    expect(
-      parseNginxDatagram('<190>Nov 22 23:43:56 nginx: 200|2.1|2.000, 0.001|-, 0.002|id3|GET|/api/x', 3),
-    ).toMatchObject({
+    expect(parseNginxLine('3.000|200|2.1|2.000, 0.001|-, 0.002|id3|GET|/api/x')).toMatchObject({
       upstreamConnectMs: 1,
       upstreamHeaderMs: 2,
       id: 'id3',
       uri: '/api/x',
     });
-    expect(parseNginxDatagram('not syslog', 4)).toBeUndefined();
+    expect(parseNginxLine('not a status line')).toBeUndefined();
+    expect(parseNginxLine('x|200|0.1|-|-|id|GET|/')).toBeUndefined();
+    expect(parseNginxLine('1.0|2xx|0.1|-|-|id|GET|/')).toBeUndefined();
   });
 
-  it('keeps a bounded window of nginx requests, findable by id', () => {
+  it('keeps a bounded window of nginx requests in the order they ended, findable by id', () => {
     const seen: string[] = [];
     const log = new NginxLog(3, (r) => seen.push(r.id));
-    for (let i = 0; i < 5; i++)
-      log.add({ at: i * 1000, status: 200, requestMs: 1, id: `r${i}`, method: 'GET', uri: '/' });
-    expect(seen).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+    // Two workers' buffers: the second batch holds a request that ended earlier.
+    const line = (at: number, id: string) => `${at / 1000}|200|0.001|-|-|${id}|GET|/`;
+    expect(log.addLines([line(0, 'r0'), line(1000, 'r1'), line(3000, 'r3'), 'garbage'])).toBe(3);
+    expect(log.addLines([line(2000, 'r2'), line(4000, 'r4')])).toBe(2);
+    expect(seen).toEqual(['r0', 'r1', 'r3', 'r2', 'r4']);
     expect(log.get('r1')).toBeUndefined();
     expect(log.get('r4')?.at).toBe(4000);
-    expect(log.since(1500, 4000).map((r) => r.id)).toEqual(['r3', 'r4']);
+    expect(log.between(1500, 3000).map((r) => r.id)).toEqual(['r2', 'r3']);
+    expect(log.latest(2).map((r) => r.id)).toEqual(['r3', 'r4']);
+  });
+
+  it('follows the status log: new whole lines only, truncating past its bound and after others truncate it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'webstack-status-log-'));
+    try {
+      const file = path.join(dir, 'requests.log');
+      const reader = new StatusLogReader(file, 20);
+      // Not there yet (nginx not started): nothing, no error.
+      expect(await reader.read()).toEqual([]);
+      // What was there before the first read is from before the monitor: skipped.
+      await writeFile(file, 'old line\n');
+      expect(await reader.read()).toEqual([]);
+      await appendFile(file, 'one\ntw');
+      expect(await reader.read()).toEqual(['one']);
+      // Past the bound (20 bytes) but mid-line: not truncated yet.
+      expect((await stat(file)).size).toBe(15);
+      await appendFile(file, 'o\nthree and more\n');
+      expect(await reader.read()).toEqual(['two', 'three and more']);
+      // Read to the end, whole lines, past the bound: emptied; the next lines start at 0.
+      expect((await stat(file)).size).toBe(0);
+      await appendFile(file, 'four\n');
+      expect(await reader.read()).toEqual(['four']);
+      // Emptied by someone else (seen while the file is shorter than what was read): from the start.
+      await truncate(file, 0);
+      await appendFile(file, '5\n');
+      expect(await reader.read()).toEqual(['5']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses stub_status and refuses what is not one', () => {

@@ -4,7 +4,7 @@ import { envSchema } from 'env-schema';
 export interface MonitorConfig {
   MONITOR_HOST: string;
   MONITOR_PORT: number;
-  NGINX_LOG_PORT: number;
+  NGINX_STATUS_LOG: string;
   APP_URL: string;
   NGINX_STATUS_URL: string;
   DB_HOST: string;
@@ -24,8 +24,9 @@ const schema = {
     // Loopback of the server namespace: only nginx (and the operator inside it) can ask.
     MONITOR_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     MONITOR_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 9100 },
-    // nginx sends one syslog datagram per request here (nginx/conf.d/status.conf).
-    NGINX_LOG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5140 },
+    // nginx's per-request lines (STATUS_LOG on its side, nginx/status/41-status-log.sh), on
+    // the volume both share: read once a second and truncated here.
+    NGINX_STATUS_LOG: { type: 'string', minLength: 1, default: '/srv/status-log/requests.log' },
     APP_URL: { type: 'string', minLength: 1, default: 'http://127.0.0.1:5000' },
     NGINX_STATUS_URL: { type: 'string', minLength: 1, default: 'http://127.0.0.1:9113/stub_status' },
     DB_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { MonitorConfig } from './config.js';
 import { PartTracker, type PartHistory } from './history.js';
-import { NginxLog, type NginxRequest } from './nginx-log.js';
+import { NginxLog, StatusLogReader, type NginxRequest } from './nginx-log.js';
 import { sumOf, type Sample } from './prometheus-text.js';
 import { buckets, quantileBetween, quantileOf } from './quantiles.js';
 import { hitRatio, monitorRegistry } from './registry.js';
@@ -10,7 +10,14 @@ import { dbStatusReader, readAppMetrics, readStubStatus, type DbStatus, type Stu
 
 /** Rates and latencies cover this much of the recent past. */
 const WINDOW_MS = 5_000;
+/**
+ * How late nginx's lines arrive at most: its status log buffer is flushed within 1 s
+ * (flush=1s) and read once a tick (1 s). nginx's window ends this long ago, so it is whole.
+ */
+const NGINX_LOG_DELAY_MS = 2_000;
 const NGINX_LOG_CAPACITY = 50_000;
+/** The status log is emptied once read past this size: a few seconds of the bench's load. */
+const STATUS_LOG_TRUNCATE_AT = 4 * 1024 * 1024;
 const PARTS = ['server', 'nginx', 'app', 'db'] as const;
 type Part = (typeof PARTS)[number];
 type Health = 'up' | 'degraded' | 'down' | 'unknown';
@@ -115,13 +122,14 @@ const healthOf = (up: boolean | undefined, traffic: Traffic): Health =>
   up === undefined ? 'unknown' : !up ? 'down' : (traffic.errorRate ?? 0) > 0.05 ? 'degraded' : 'up';
 
 /**
- * Gathers every hop's figures once a second: nginx's stub_status and per-request datagrams,
+ * Gathers every hop's figures once a second: nginx's stub_status and per-request log lines,
  * the app's Prometheus metrics, the database's status variables. Keeps what the status
  * page shows, including what each part has been through.
  */
 export class Monitor {
   readonly metrics = monitorRegistry();
   readonly nginxLog = new NginxLog(NGINX_LOG_CAPACITY, (request) => this.metrics.nginxRequest(request));
+  private readonly statusLog: StatusLogReader;
   private readonly db: ReturnType<typeof dbStatusReader>;
   private readonly trackers = Object.fromEntries(PARTS.map((p) => [p, new PartTracker()])) as Record<Part, PartTracker>;
   private appScrapes: AppScrape[] = [];
@@ -130,11 +138,14 @@ export class Monitor {
   private lastStubRequests = 0;
   private appLastGood = 0;
   private appDownSince?: number;
-  private lastDeploy?: { at: number; unreachableSeconds: number; failedRequests: number; kind: string };
+  private lastDeploy?: { from: number; at: number; failedRequests: number; kind: string };
   private readonly appUrls: string[];
   latest?: ReturnType<Monitor['snapshot']>;
 
-  constructor(private readonly config: MonitorConfig) {
+  constructor(
+    private readonly config: MonitorConfig,
+    private readonly warn: (err: unknown, message: string) => void,
+  ) {
     this.db = dbStatusReader({
       host: config.DB_HOST,
       port: config.DB_PORT,
@@ -143,6 +154,7 @@ export class Monitor {
       database: config.DB_NAME,
     });
     // The app listens on 5000; during a deploy the new release serves on 5001 meanwhile.
+    this.statusLog = new StatusLogReader(config.NGINX_STATUS_LOG, STATUS_LOG_TRUNCATE_AT);
     const base = new URL(config.APP_URL);
     this.appUrls = [config.APP_URL, `${base.protocol}//${base.hostname}:${Number(base.port || 80) + 1}`];
   }
@@ -157,11 +169,15 @@ export class Monitor {
   }
 
   async tick(now = Date.now()): Promise<void> {
-    const [stub, app, db] = await Promise.allSettled([
+    const [lines, stub, app, db] = await Promise.allSettled([
+      this.statusLog.read(),
       readStubStatus(this.config.NGINX_STATUS_URL),
       readAppMetrics(this.appUrls),
       this.db.read(),
     ]);
+    // Without its lines the other figures still come: the page stays useful.
+    if (lines.status === 'fulfilled') this.nginxLog.addLines(lines.value);
+    else this.warn(lines.reason, `cannot read nginx's status log ${this.config.NGINX_STATUS_LOG}`);
 
     // nginx: its counters fall back to zero when it restarts (a reload keeps them).
     const nginxUp = stub.status === 'fulfilled';
@@ -211,15 +227,29 @@ export class Monitor {
 
   /** The app was replaced or came back: how long it was away and what users saw meanwhile. */
   private recordAppChange(now: number, kind: string) {
-    const from = this.appDownSince ?? this.appLastGood;
-    const failedRequests = this.nginxLog
-      .since(now - from + 1_000, now)
+    this.lastDeploy = { from: this.appDownSince ?? this.appLastGood, at: now, failedRequests: 0, kind };
+  }
+
+  /** The API requests nginx failed (502-504) while the app was away; its lines come in up to NGINX_LOG_DELAY_MS late. */
+  private lastAppChange() {
+    const change = this.lastDeploy;
+    if (!change) return undefined;
+    const failed = this.nginxLog
+      .between(change.from - 1_000, change.at)
       .filter((r) => r.uri.startsWith('/api/') && r.status >= 502 && r.status <= 504).length;
-    this.lastDeploy = { at: now, unreachableSeconds: round((now - from) / 1000, 1) ?? 0, failedRequests, kind };
+    // Counted again each tick until the late lines are in; kept once the ring has moved on.
+    change.failedRequests = Math.max(change.failedRequests, failed);
+    return {
+      at: new Date(change.at).toISOString(),
+      unreachableSeconds: round((change.at - change.from) / 1000, 1) ?? 0,
+      failedRequests: change.failedRequests,
+      kind: change.kind,
+    };
   }
 
   snapshot(now: number) {
-    const recentNginx = this.nginxLog.since(WINDOW_MS, now);
+    const nginxWindowEnd = now - NGINX_LOG_DELAY_MS;
+    const recentNginx = this.nginxLog.between(nginxWindowEnd - WINDOW_MS, nginxWindowEnd);
     const api = recentNginx.filter((r) => r.uri.startsWith('/api/'));
     const nginx = nginxTraffic(recentNginx);
     const firstApp = this.appScrapes[0];
@@ -257,7 +287,7 @@ export class Monitor {
           health: healthOf(history('nginx').up, nginx),
           traffic: nginx,
           detail: {
-            ports: [80],
+            ports: [80, 443],
             // Filled by the HTTPS work (issue #8): days until the certificate expires.
             certificateDaysLeft: null,
             connections: this.stub && {
@@ -312,7 +342,7 @@ export class Monitor {
           }),
         ),
         maintenance: {
-          lastAppChange: this.lastDeploy && { ...this.lastDeploy, at: new Date(this.lastDeploy.at).toISOString() },
+          lastAppChange: this.lastAppChange(),
         },
         scalability: {
           apiRps: round(apiRps),
@@ -320,15 +350,15 @@ export class Monitor {
           loadShare: knee ? round(apiRps / knee.rps, 3) : null,
         },
       },
-      recent: recentNginx
-        .slice(-12)
+      // The latest lines read, newer than the window: a request just made shows soon.
+      recent: this.nginxLog
+        .latest(12)
         .reverse()
         .map((r) => ({ id: r.id, method: r.method, uri: r.uri, status: r.status, ms: round(r.requestMs) })),
     };
   }
 
   async close(): Promise<void> {
-    this.nginxLog.close();
     await this.db.close();
   }
 }

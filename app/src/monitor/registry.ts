@@ -22,7 +22,7 @@ export function monitorRegistry() {
   };
   const responses = new Counter({
     name: 'nginx_http_responses_total',
-    help: 'Responses nginx sent since the monitor started, by status code (from its per-request log datagrams)',
+    help: 'Responses nginx sent since the monitor started, by status code (from its status log)',
     labelNames: ['status'],
     registers: [register],
   });

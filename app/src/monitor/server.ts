@@ -27,7 +27,7 @@ const app = Fastify({
   // A page left open holds one events connection; ending them must not wait for that.
   forceCloseConnections: true,
 });
-const monitor = new Monitor(config);
+const monitor = new Monitor(config, (err, message) => app.log.warn({ err }, message));
 const listeners = new Set<(data: string) => void>();
 
 app.get(
@@ -106,5 +106,4 @@ closeWithGrace({ delay: 5_000, logger: app.log }, async () => {
   await monitor.close();
 });
 
-await monitor.nginxLog.listen(config.NGINX_LOG_PORT, config.MONITOR_HOST);
 await app.listen({ host: config.MONITOR_HOST, port: config.MONITOR_PORT });

@@ -134,6 +134,9 @@ async function trace(id) {
       );
       lit.push('hop-nginx-app');
     }
+  } else {
+    // nginx writes its lines in batches: about 2 s after the request at most.
+    hops.push("nginx's line is not in yet: try again in a second or two");
   }
   if (app) {
     hops.push(`app ${app.route} → ${app.status} in ${app.appMs} ms`);

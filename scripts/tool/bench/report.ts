@@ -8,8 +8,10 @@ const VIA_MEANING: Record<Step['via'], string> = {
   'bare nginx': 'to a stock-config nginx (same base image) inside the namespace, serving the same files',
   'nginx, 2 apps': 'to an nginx with our configuration whose upstream lists two app processes (5000, 5001)',
   'nginx, logging off':
-    'the control: to an nginx with our configuration but `access_log off`, in front of an app with LOG_LEVEL=silent (5002)',
+    'the control: to an nginx with our configuration but `access_log off` and no status log, in front of an app with LOG_LEVEL=silent (5002)',
   'app direct, logging off': 'the control: to that app with LOG_LEVEL=silent, no proxy',
+  'nginx, no status log':
+    "to an nginx like the live one (same app behind it) but without the monitor's status log (STATUS_LOG unset), port 8084",
 };
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);

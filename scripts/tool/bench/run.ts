@@ -4,6 +4,7 @@ import { cpuTimeNs, peakRssMiB, resetPeakRss } from '../core/docker.js';
 import { cpuTimeMs, logPipelinePids } from './log-pipeline.js';
 import {
   BARE_NGINX_PORT,
+  NO_STATUS_LOG_NGINX_PORT,
   TWO_APPS_NGINX_PORT,
   UNMETERED_APP_PORT,
   UNLOGGED_APP_PORT,
@@ -44,7 +45,8 @@ export type Via =
   | 'bare nginx'
   | 'nginx, 2 apps'
   | 'nginx, logging off'
-  | 'app direct, logging off';
+  | 'app direct, logging off'
+  | 'nginx, no status log';
 
 export interface Step {
   route: string;
@@ -100,7 +102,7 @@ export const ROUTES: Route[] = [
   {
     name: 'static asset',
     path: STATIC_ASSET,
-    via: ['published port', 'nginx', 'bare nginx', 'nginx, logging off'],
+    via: ['published port', 'nginx', 'bare nginx', 'nginx, logging off', 'nginx, no status log'],
   },
   { name: 'front page', path: '/', via: ['published port', 'nginx'] },
   {
@@ -138,6 +140,8 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: `https://127.0.0.1:${UNLOGGED_NGINX_PORT}` };
     case 'app direct, logging off':
       return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_APP_PORT}` };
+    case 'nginx, no status log':
+      return { network: stack.namespace, base: `https://127.0.0.1:${NO_STATUS_LOG_NGINX_PORT}` };
   }
 }
 
@@ -247,6 +251,10 @@ function ratiosOf(steps: Step[]): Ratio[] {
       name: 'API read, direct to the app: with metrics and Server-Timing ÷ without',
       value: rps(steps, read, 'app direct') / rps(steps, read, 'app direct, no metrics'),
     },
+    {
+      name: "static asset: the monitor's status log on ÷ off",
+      value: rps(steps, asset, 'nginx') / rps(steps, asset, 'nginx, no status log'),
+    },
   ];
 }
 
@@ -279,6 +287,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const secondApp = await stack.startSecondApp();
     const unlogged = await stack.startUnlogged();
     const unmeteredApp = await stack.startUnmeteredApp();
+    const noStatusLog = await stack.startNginxWithoutStatusLog();
     // Whose shims count: every container of this stack that serves the load (not wrk's).
     const servers = [stack.server, stack.db, stack.app, stack.nginx, bareNginx, ...Object.values(secondApp)];
     const ctx: Context = {
@@ -288,7 +297,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       secondApp: secondApp.app,
       unloggedApp: unlogged.app,
       unmeteredApp,
-      stackContainerIds: [...servers, ...Object.values(unlogged), unmeteredApp].map((c) => c.id),
+      stackContainerIds: [...servers, ...Object.values(unlogged), unmeteredApp, noStatusLog].map((c) => c.id),
     };
 
     // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.

@@ -15,6 +15,8 @@ export const UNLOGGED_APP_PORT = 5002;
 export const UNLOGGED_NGINX_PORT = 8083;
 /** An app with METRICS_ENABLED=false: what metrics and Server-Timing cost. */
 export const UNMETERED_APP_PORT = 5003;
+/** An nginx like the live one but without the status log (STATUS_LOG unset): what that log costs. */
+export const NO_STATUS_LOG_NGINX_PORT = 8084;
 const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/tool/bench/bare-nginx.conf');
 
 export interface StackOptions {
@@ -48,6 +50,8 @@ export interface BenchStack {
   startUnlogged(): Promise<{ app: Docker.Container; nginx: Docker.Container }>;
   /** The same app image and environment on UNMETERED_APP_PORT, without metrics or Server-Timing. */
   startUnmeteredApp(): Promise<Docker.Container>;
+  /** The live nginx's copy on NO_STATUS_LOG_NGINX_PORT without the status log, in front of the live app. */
+  startNginxWithoutStatusLog(): Promise<Docker.Container>;
   close(): Promise<void>;
 }
 
@@ -206,9 +210,27 @@ async function startUnlogged(extras: Extras, app: Docker.Container, nginx: Docke
         if (off === conf) throw new Error('no access_log line to turn off in nginx.conf');
         return off;
       },
+      unsetEnv: ['STATUS_LOG'],
     },
   );
   return { app: unlogged, nginx: quietNginx };
+}
+
+async function startNginxWithoutStatusLog(extras: Extras, nginx: Docker.Container) {
+  // A silent no-op here would measure the status log against itself.
+  if (!(await nginx.inspect()).Config.Env?.some((e) => e.startsWith('STATUS_LOG='))) {
+    throw new Error('the nginx container has no STATUS_LOG: there is no status log to measure');
+  }
+  return startNginxCopy(
+    extras,
+    nginx,
+    `${extras.project}-nginx-no-status-log`,
+    NO_STATUS_LOG_NGINX_PORT,
+    (live) => live,
+    {
+      unsetEnv: ['STATUS_LOG'],
+    },
+  );
 }
 
 /** The stack to measure: a running project as it is, or a new one from docker-compose.yml. */
@@ -242,6 +264,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
     startUnlogged: () => startUnlogged(extras, app, nginx),
     startUnmeteredApp: () =>
       startAppCopy(extras, app, `${extras.project}-app-unmetered`, UNMETERED_APP_PORT, ['METRICS_ENABLED=false']),
+    startNginxWithoutStatusLog: () => startNginxWithoutStatusLog(extras, nginx),
     async stopSecondApp() {
       for (const container of secondApp) await removeContainer(container.id);
       secondApp = [];
