@@ -126,22 +126,27 @@ export class NginxLog {
     for (const line of lines) {
       const request = parseNginxLine(line);
       if (!request) continue;
-      this.add(request);
+      this.insert(request);
       added++;
+    }
+    // Once per batch: shifting one at a time would move the whole array (too big for
+    // V8 to trim in place) for every request.
+    const excess = this.recent.length - this.capacity;
+    if (excess > 0) {
+      for (const dropped of this.recent.splice(0, excess)) {
+        if (this.byId.get(dropped.id) === dropped) this.byId.delete(dropped.id);
+      }
     }
     return added;
   }
 
-  add(request: NginxRequest): void {
+  private insert(request: NginxRequest): void {
     // Each worker flushes its own buffer: a batch may end before the previous one did.
     let i = this.recent.length;
     while (i > 0 && (this.recent[i - 1] as NginxRequest).at > request.at) i--;
-    this.recent.splice(i, 0, request);
+    if (i === this.recent.length) this.recent.push(request);
+    else this.recent.splice(i, 0, request);
     this.byId.set(request.id, request);
-    if (this.recent.length > this.capacity) {
-      const dropped = this.recent.shift() as NginxRequest;
-      if (this.byId.get(dropped.id) === dropped) this.byId.delete(dropped.id);
-    }
     this.onRequest(request);
   }
 
