@@ -126,6 +126,20 @@ describe('app metrics (prom-client, real database)', () => {
     expect(missing.json().message).toContain('never-seen');
   });
 
+  it("logs no line for the monitor's scrapes, and one for a request", async () => {
+    const lines: Array<{ msg: string; url?: string }> = [];
+    const logged = await buildApp(loadConfig({ ...testApp.db.env }), {
+      logger: { level: 'info', stream: { write: (line: string) => lines.push(JSON.parse(line)) } },
+    });
+    try {
+      expect((await logged.inject('/internal/metrics')).statusCode).toBe(200);
+      expect((await logged.inject('/api/health/live')).statusCode).toBe(200);
+      expect(lines.filter((l) => l.msg === 'request completed').map((l) => l.url)).toEqual(['/api/health/live']);
+    } finally {
+      await logged.close();
+    }
+  });
+
   it('can be switched off (METRICS_ENABLED=false): no routes, no header', async () => {
     const bare = await buildApp(loadConfig({ ...testApp.db.env, METRICS_ENABLED: 'false' }), { logger: false });
     try {

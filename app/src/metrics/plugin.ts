@@ -124,7 +124,8 @@ const metrics: FastifyPluginAsync = async (app) => {
 
   app.get(
     `${INTERNAL_PREFIX}/metrics`,
-    { schema: { response: { 200: { type: 'string' } } } },
+    // The monitor scrapes it every second: not traffic worth a log line each time.
+    { logLevel: 'warn', schema: { response: { 200: { type: 'string' } } } },
     async (_request, reply) => {
       reply.type(register.contentType);
       return register.metrics();
