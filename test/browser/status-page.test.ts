@@ -66,6 +66,10 @@ describe('the live whiteboard (/status) in headless Chromium', () => {
     await expect
       .poll(
         async () => {
+          // Cleared first, so what is read below is this lookup's answer, not the last one's.
+          await page.locator('#trace-result').evaluate((el) => {
+            el.textContent = '';
+          });
           await page.fill('#trace-id', id);
           await page.click('#trace-form button');
           await expect.poll(() => page.locator('#trace-result').textContent()).toContain('MySQL');
