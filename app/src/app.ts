@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { dbPlugin } from './db/pool.js';
 import { registerErrorHandlers } from './errors.js';
 import { registerBodyParsers } from './http/body-parsers.js';
+import { metricsPlugin } from './metrics/plugin.js';
 import { answerMethodNotAllowed, trackRouteMethods } from './http/method-not-allowed.js';
 import { healthRoutes } from './health/routes.js';
 import { OneLinePerRequest, createLogger } from './logging.js';
@@ -69,6 +70,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     poolSize: config.DB_POOL_SIZE,
     startupTimeoutMs: config.DB_STARTUP_TIMEOUT_MS,
   });
+  // After the pool (it times its queries), before the routes (they capture the pool).
+  if (config.METRICS_ENABLED) await app.register(metricsPlugin);
   await app.register(healthRoutes, { prefix: '/api/health' });
   await app.register(postsRoutes, { prefix: '/api/posts' });
 

@@ -32,6 +32,8 @@ const ConfigSchema = Type.Object({
   // nginx is switched away first (0 is right); in a Swarm the task leaves tasks.app DNS when
   // it is told to stop, and nginx needs a moment to notice before connections are refused.
   SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 0 }),
+  // Prometheus metrics, Server-Timing and the recent-requests buffer; off only to measure their cost.
+  METRICS_ENABLED: Type.Boolean({ default: true }),
   STATIC_DIR: Type.Optional(Type.String({ minLength: 1 })),
 });
 

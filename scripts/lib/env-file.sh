@@ -13,6 +13,11 @@ ensure_env_file() {
   local file=$1
   if [ -f "$file" ]; then
     chmod 600 "$file"
+    # Files written before the status page existed get its password added once.
+    if ! grep -q '^STATUS_PASSWORD=' "$file"; then
+      log "adding STATUS_PASSWORD (the /status page's password) to $file"
+      printf 'STATUS_PASSWORD=%s\n' "$(random_secret)" >>"$file"
+    fi
     return
   fi
   log "writing $file with random passwords (mode 600)"
@@ -30,6 +35,7 @@ MYSQL_DATABASE=webstack
 MYSQL_USER=webstack
 MYSQL_PASSWORD=$(random_secret)
 MYSQL_ROOT_PASSWORD=$(random_secret)
+STATUS_PASSWORD=$(random_secret)
 MYSQL_IMAGE=$MYSQL_IMAGE
 NGINX_IMAGE=$NGINX_IMAGE
 NODE_IMAGE=$NODE_IMAGE

@@ -37,7 +37,7 @@ afterAll(async () => {
 describe('docker-compose.yml end to end', () => {
   it('runs every service healthy, with only nginx published, on 127.0.0.1', async () => {
     const ps = await services();
-    expect(ps.map((s) => s.Service).sort()).toEqual(['app', 'certs', 'db', 'nginx', 'server']);
+    expect(ps.map((s) => s.Service).sort()).toEqual(['app', 'certs', 'db', 'monitor', 'nginx', 'server']);
     for (const service of ps) {
       expect(service.State, service.Service).toBe('running');
       expect(service.Health, service.Service).toBe('healthy');
@@ -105,6 +105,7 @@ describe('docker-compose.yml end to end', () => {
       server: { capAdd: [] },
       db: { capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'] },
       app: { user: 'node', capAdd: [] },
+      monitor: { user: 'node', capAdd: [] },
       nginx: { capAdd: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] },
       certs: { capAdd: [] },
     };

@@ -35,25 +35,34 @@ async function opens(address: string, port: number): Promise<boolean> {
   return stdout.trim() === 'open';
 }
 
-/** GET / over HTTPS from the outside client, verified against the stack's local CA: "status protocol". */
-async function httpsFromOutside(address: string, port: number): Promise<string> {
+/**
+ * GET path over HTTPS from the outside client, verified against the stack's local CA, with
+ * an Authorization header if given: "status protocol".
+ */
+async function httpsFromOutside(address: string, port: number, path = '/', authorization?: string): Promise<string> {
   const script = `
     const https = require('node:https');
-    https.get({ host: process.argv[1], port: Number(process.argv[2]), path: '/', servername: 'www.foobar.com',
-      headers: { host: 'www.foobar.com' }, ca: process.env.CA, timeout: 5000 },
+    const headers = { host: 'www.foobar.com', ...(process.env.AUTH ? { authorization: process.env.AUTH } : {}) };
+    https.get({ host: process.argv[1], port: Number(process.argv[2]), path: process.argv[3], servername: 'www.foobar.com',
+      headers, ca: process.env.CA, timeout: 5000 },
       (res) => { console.log(res.statusCode, 'HTTP/' + res.httpVersion, res.socket.getProtocol()); res.resume(); })
       .on('error', (err) => console.log('error', err.message));`;
-  const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script, address, String(port)], {
-    timeout: 15_000,
-    env: { ...process.env, CA: ca },
-  });
+  const { stdout } = await run(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, '-e', script, address, String(port), path],
+    {
+      timeout: 15_000,
+      env: { ...process.env, CA: ca, AUTH: authorization ?? '' },
+    },
+  );
   return stdout.trim();
 }
 
-/** The status line of GET / from the outside client. */
-async function statusFromOutside(address: string, port: number): Promise<string> {
+/** The status line of GET path from the outside client over plain HTTP, with an Authorization header if given. */
+async function statusFromOutside(address: string, port: number, path = '/', authorization?: string): Promise<string> {
+  const auth = authorization ? `Authorization: ${authorization}\\r\\n` : '';
   const { stdout } = await fromOutside(
-    `exec 3<>/dev/tcp/${address}/${port}; printf 'GET / HTTP/1.1\\r\\nHost: www.foobar.com\\r\\nConnection: close\\r\\n\\r\\n' >&3; timeout 5 head -n 1 <&3`,
+    `exec 3<>/dev/tcp/${address}/${port}; printf 'GET ${path} HTTP/1.1\\r\\nHost: www.foobar.com\\r\\n${auth}Connection: close\\r\\n\\r\\n' >&3; timeout 5 head -n 1 <&3`,
   );
   return stdout.trim();
 }
@@ -92,16 +101,19 @@ describe('exposure, seen from a separate network namespace (an outside client)',
     expect(await statusFromOutside(hostAddress, httpPort)).toMatch(/^HTTP\/1\.1 301 /);
   });
 
-  it('finds 5000 and 3306 closed, on the host and on the server container alike', async () => {
+  it('finds 5000, 3306 and the metrics ports closed, on the host and on the server container alike', async () => {
     const probes = {
       'host:http': await opens(hostAddress, httpPort),
       'host:https': await opens(hostAddress, httpsPort),
       'host:5000': await opens(hostAddress, 5000),
       'host:3306': await opens(hostAddress, 3306),
+      'host:9100': await opens(hostAddress, 9100),
       'server:80': await opens(serverAddress, 80),
       'server:443': await opens(serverAddress, 443),
       'server:5000': await opens(serverAddress, 5000),
       'server:3306': await opens(serverAddress, 3306),
+      'server:9113': await opens(serverAddress, 9113),
+      'server:9100': await opens(serverAddress, 9100),
     };
     await recordResult('exposure', probes);
     expect(probes).toEqual({
@@ -109,11 +121,37 @@ describe('exposure, seen from a separate network namespace (an outside client)',
       'host:https': true,
       'host:5000': false,
       'host:3306': false,
+      'host:9100': false,
       // Docker forwards only the published ports to the container.
       'server:80': true,
       'server:443': true,
       'server:5000': false,
       'server:3306': false,
+      // nginx's stub_status and the monitor listen on the namespace's loopback only.
+      'server:9113': false,
+      'server:9100': false,
+    });
+  });
+
+  it('gets the metrics and the status page only with the password, and only over HTTPS', async () => {
+    const basic = (password: string) => `Basic ${Buffer.from(`status:${password}`).toString('base64')}`;
+    const password = basic(stack.env.STATUS_PASSWORD as string);
+    const statuses = {
+      metrics: await httpsFromOutside(hostAddress, httpsPort, '/status/metrics'),
+      metricsWrongPassword: await httpsFromOutside(hostAddress, httpsPort, '/status/metrics', basic('wrong')),
+      metricsWithPassword: await httpsFromOutside(hostAddress, httpsPort, '/status/metrics', password),
+      page: await httpsFromOutside(hostAddress, httpsPort, '/status/'),
+      appInternal: await httpsFromOutside(hostAddress, httpsPort, '/internal/metrics'),
+      // Port 80 never answers with the page or the metrics, password or not: only a redirect.
+      plainHttpWithPassword: await statusFromOutside(hostAddress, httpPort, '/status/metrics', password),
+    };
+    expect(statuses).toEqual({
+      metrics: '401 HTTP/1.1 TLSv1.3',
+      metricsWrongPassword: '401 HTTP/1.1 TLSv1.3',
+      metricsWithPassword: '200 HTTP/1.1 TLSv1.3',
+      page: '401 HTTP/1.1 TLSv1.3',
+      appInternal: '404 HTTP/1.1 TLSv1.3',
+      plainHttpWithPassword: 'HTTP/1.1 301 Moved Permanently',
     });
   });
 });

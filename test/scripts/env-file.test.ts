@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -57,7 +57,7 @@ describe('.env written by scripts/up', () => {
     expect((await stat(first)).mode & 0o777).toBe(0o600);
     const a = await readFile(first, 'utf8');
     const b = await readFile(second, 'utf8');
-    for (const name of ['MYSQL_PASSWORD', 'MYSQL_ROOT_PASSWORD']) {
+    for (const name of ['MYSQL_PASSWORD', 'MYSQL_ROOT_PASSWORD', 'STATUS_PASSWORD']) {
       expect(value(a, name)).toMatch(/^[A-Za-z0-9]{32}$/);
       expect(value(a, name)).not.toBe(value(b, name));
     }
@@ -66,6 +66,18 @@ describe('.env written by scripts/up', () => {
 
     await writeEnvFile(first);
     expect(await readFile(first, 'utf8')).toBe(a);
+  });
+
+  it('adds STATUS_PASSWORD once to a .env written before the status page existed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'envfile-'));
+    const file = join(dir, 'old.env');
+    await writeFile(file, 'MYSQL_PASSWORD=kept\n', { mode: 0o600 });
+    await writeEnvFile(file);
+    const text = await readFile(file, 'utf8');
+    expect(text.startsWith('MYSQL_PASSWORD=kept\n')).toBe(true);
+    expect(value(text, 'STATUS_PASSWORD')).toMatch(/^[A-Za-z0-9]{32}$/);
+    await writeEnvFile(file);
+    expect(await readFile(file, 'utf8')).toBe(text);
   });
 
   it('.env.example documents every variable docker-compose.yml reads, and .env is git-ignored', async () => {

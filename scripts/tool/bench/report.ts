@@ -4,11 +4,14 @@ const VIA_MEANING: Record<Step['via'], string> = {
   'published port': "from the host to the published port (through Docker's userland proxy) to nginx",
   nginx: 'to nginx on 127.0.0.1:443 (HTTPS) inside the server namespace (what host networking gives)',
   'app direct': 'to the app on 127.0.0.1:5000 inside the namespace, no proxy',
+  'app direct, no metrics': 'to another app process on 127.0.0.1:5003, same image, METRICS_ENABLED=false',
   'bare nginx': 'to a stock-config nginx (same base image) inside the namespace, serving the same files',
   'nginx, 2 apps': 'to an nginx with our configuration whose upstream lists two app processes (5000, 5001)',
   'nginx, logging off':
-    'the control: to an nginx with our configuration but `access_log off`, in front of an app with LOG_LEVEL=silent (5002)',
+    'the control: to an nginx with our configuration but `access_log off` and no status log, in front of an app with LOG_LEVEL=silent (5002)',
   'app direct, logging off': 'the control: to that app with LOG_LEVEL=silent, no proxy',
+  'nginx, no status log':
+    "to an nginx like the live one (same app behind it) but without the monitor's status log (STATUS_LOG unset), port 8084",
 };
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);

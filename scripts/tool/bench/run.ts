@@ -4,7 +4,9 @@ import { cpuTimeNs, peakRssMiB, resetPeakRss } from '../core/docker.js';
 import { cpuTimeMs, logPipelinePids } from './log-pipeline.js';
 import {
   BARE_NGINX_PORT,
+  NO_STATUS_LOG_NGINX_PORT,
   TWO_APPS_NGINX_PORT,
+  UNMETERED_APP_PORT,
   UNLOGGED_APP_PORT,
   UNLOGGED_NGINX_PORT,
   openStack,
@@ -39,10 +41,12 @@ export type Via =
   | 'published port'
   | 'nginx'
   | 'app direct'
+  | 'app direct, no metrics'
   | 'bare nginx'
   | 'nginx, 2 apps'
   | 'nginx, logging off'
-  | 'app direct, logging off';
+  | 'app direct, logging off'
+  | 'nginx, no status log';
 
 export interface Step {
   route: string;
@@ -95,12 +99,24 @@ interface Route {
 }
 
 export const ROUTES: Route[] = [
-  { name: 'static asset', path: STATIC_ASSET, via: ['published port', 'nginx', 'bare nginx', 'nginx, logging off'] },
+  {
+    name: 'static asset',
+    path: STATIC_ASSET,
+    via: ['published port', 'nginx', 'bare nginx', 'nginx, logging off', 'nginx, no status log'],
+  },
   { name: 'front page', path: '/', via: ['published port', 'nginx'] },
   {
     name: 'GET /api/posts',
     path: API_READ,
-    via: ['published port', 'nginx', 'app direct', 'nginx, 2 apps', 'nginx, logging off', 'app direct, logging off'],
+    via: [
+      'published port',
+      'nginx',
+      'app direct',
+      'app direct, no metrics',
+      'nginx, 2 apps',
+      'nginx, logging off',
+      'app direct, logging off',
+    ],
   },
   { name: 'POST /api/posts', path: API_READ, body: POST_BODY, via: ['published port', 'nginx', 'app direct'] },
   { name: 'GET /api/health/live', path: '/api/health/live', via: ['published port', 'nginx', 'app direct'] },
@@ -114,6 +130,8 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: 'https://127.0.0.1:443' };
     case 'app direct':
       return { network: stack.namespace, base: 'http://127.0.0.1:5000' };
+    case 'app direct, no metrics':
+      return { network: stack.namespace, base: `http://127.0.0.1:${UNMETERED_APP_PORT}` };
     case 'bare nginx':
       return { network: stack.namespace, base: `http://127.0.0.1:${BARE_NGINX_PORT}` };
     case 'nginx, 2 apps':
@@ -122,6 +140,8 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: `https://127.0.0.1:${UNLOGGED_NGINX_PORT}` };
     case 'app direct, logging off':
       return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_APP_PORT}` };
+    case 'nginx, no status log':
+      return { network: stack.namespace, base: `https://127.0.0.1:${NO_STATUS_LOG_NGINX_PORT}` };
   }
 }
 
@@ -144,6 +164,7 @@ interface Context {
   opts: BenchOptions;
   secondApp: Docker.Container;
   unloggedApp: Docker.Container;
+  unmeteredApp: Docker.Container;
   /** Every container of this stack that serves the load (whose containerd-shims count), not wrk's. */
   stackContainerIds: string[];
 }
@@ -160,7 +181,9 @@ async function measure(ctx: Context, route: Route, via: Via, connections: number
       ? [stack.app, ctx.secondApp]
       : via.endsWith('logging off')
         ? [ctx.unloggedApp]
-        : [stack.app];
+        : via === 'app direct, no metrics'
+          ? [ctx.unmeteredApp]
+          : [stack.app];
   const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
   if (opts.warmupSeconds > 0) await runWrk(generator, { ...load, seconds: opts.warmupSeconds });
   await Promise.all(apps.map(resetPeakRss));
@@ -224,6 +247,14 @@ function ratiosOf(steps: Step[]): Ratio[] {
       name: 'static asset: logging on ÷ off',
       value: rps(steps, asset, 'nginx') / rps(steps, asset, 'nginx, logging off'),
     },
+    {
+      name: 'API read, direct to the app: with metrics and Server-Timing ÷ without',
+      value: rps(steps, read, 'app direct') / rps(steps, read, 'app direct, no metrics'),
+    },
+    {
+      name: "static asset: the monitor's status log on ÷ off",
+      value: rps(steps, asset, 'nginx') / rps(steps, asset, 'nginx, no status log'),
+    },
   ];
 }
 
@@ -255,6 +286,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     };
     const secondApp = await stack.startSecondApp();
     const unlogged = await stack.startUnlogged();
+    const unmeteredApp = await stack.startUnmeteredApp();
+    const noStatusLog = await stack.startNginxWithoutStatusLog();
     // Whose shims count: every container of this stack that serves the load (not wrk's).
     const servers = [stack.server, stack.db, stack.app, stack.nginx, bareNginx, ...Object.values(secondApp)];
     const ctx: Context = {
@@ -263,7 +296,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       opts,
       secondApp: secondApp.app,
       unloggedApp: unlogged.app,
-      stackContainerIds: [...servers, ...Object.values(unlogged)].map((c) => c.id),
+      unmeteredApp,
+      stackContainerIds: [...servers, ...Object.values(unlogged), unmeteredApp, noStatusLog].map((c) => c.id),
     };
 
     // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.

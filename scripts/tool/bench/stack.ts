@@ -13,6 +13,10 @@ export const TWO_APPS_NGINX_PORT = 8082;
 /** The logging-off control: an app with LOG_LEVEL=silent, and an nginx with access_log off in front of it. */
 export const UNLOGGED_APP_PORT = 5002;
 export const UNLOGGED_NGINX_PORT = 8083;
+/** An app with METRICS_ENABLED=false: what metrics and Server-Timing cost. */
+export const UNMETERED_APP_PORT = 5003;
+/** An nginx like the live one but without the status log (STATUS_LOG unset): what that log costs. */
+export const NO_STATUS_LOG_NGINX_PORT = 8084;
 const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/tool/bench/bare-nginx.conf');
 
 export interface StackOptions {
@@ -44,6 +48,10 @@ export interface BenchStack {
   stopSecondApp(): Promise<void>;
   /** The control with logging off: an app on UNLOGGED_APP_PORT and an nginx on UNLOGGED_NGINX_PORT. */
   startUnlogged(): Promise<{ app: Docker.Container; nginx: Docker.Container }>;
+  /** The same app image and environment on UNMETERED_APP_PORT, without metrics or Server-Timing. */
+  startUnmeteredApp(): Promise<Docker.Container>;
+  /** The live nginx's copy on NO_STATUS_LOG_NGINX_PORT without the status log, in front of the live app. */
+  startNginxWithoutStatusLog(): Promise<Docker.Container>;
   close(): Promise<void>;
 }
 
@@ -101,12 +109,18 @@ async function startBareNginx(extras: Extras, image: string): Promise<Docker.Con
   return bare;
 }
 
+/** `env` with the variables of `overrides` (NAME=value) replaced and those of `unset` left out. */
+function withEnv(env: string[], overrides: string[], unset: string[] = []): string[] {
+  const names = new Set([...overrides.map((e) => e.split('=')[0]), ...unset]);
+  return [...env.filter((e) => !names.has(e.split('=')[0] as string)), ...overrides];
+}
+
 /** Another process of the running app's image and environment on `port`, once ready. */
 async function startAppCopy(extras: Extras, app: Docker.Container, name: string, port: number, env: string[] = []) {
   const appInfo = await app.inspect();
   const copy = await startInNamespace(extras, name, {
     Image: appInfo.Config.Image,
-    Env: [...appInfo.Config.Env.filter((e) => !e.startsWith('PORT=')), `PORT=${port}`, ...env],
+    Env: withEnv(appInfo.Config.Env, [`PORT=${port}`, ...env]),
   });
   await execOk(copy, [
     'sh',
@@ -119,7 +133,8 @@ async function startAppCopy(extras: Extras, app: Docker.Container, name: string,
 /**
  * Another nginx with the running one's image, environment (the rate limits its templates
  * render at start) and configuration, listening on `port`: `upstream` rewrites the live
- * upstream server list, `main` (optional) nginx.conf.
+ * upstream server list, `main` (optional) nginx.conf, `unsetEnv` names variables left out.
+ * Its stub_status server stays out (the live one has that port).
  */
 async function startNginxCopy(
   extras: Extras,
@@ -127,7 +142,7 @@ async function startNginxCopy(
   name: string,
   port: number,
   upstream: (live: string) => string,
-  main?: (conf: string) => string,
+  { main, unsetEnv = [] }: { main?: (conf: string) => string; unsetEnv?: string[] } = {},
 ): Promise<Docker.Container> {
   const confDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-nginx-'));
   const upstreamDir = mkdtempSync(path.join(tmpdir(), 'webstack-bench-upstream-'));
@@ -140,7 +155,7 @@ async function startNginxCopy(
     path.join(siteDir, 'site.conf.template'),
     template.replaceAll(/listen 443\b/g, `listen ${port}`).replaceAll(/listen 80\b/g, `listen ${port + 100}`),
   );
-  for (const file of ['upstream.conf', 'tls.conf']) {
+  for (const file of ['upstream.conf', 'tls.conf', 'status.conf']) {
     writeFileSync(path.join(confDir, file), await read(`/etc/nginx/conf.d/${file}`));
   }
   writeFileSync(path.join(upstreamDir, 'app-server.conf'), upstream(await read('/etc/nginx/upstream/app-server.conf')));
@@ -161,7 +176,7 @@ async function startNginxCopy(
   const nginxInfo = await nginx.inspect();
   const copy = await startInNamespace(extras, name, {
     Image: nginxInfo.Config.Image,
-    Env: nginxInfo.Config.Env ?? [],
+    Env: withEnv(nginxInfo.Config.Env ?? [], [], unsetEnv),
     HostConfig: { Binds: binds },
   });
   await waitForPort(copy, port);
@@ -189,13 +204,33 @@ async function startUnlogged(extras: Extras, app: Docker.Container, nginx: Docke
     `${extras.project}-nginx-unlogged`,
     UNLOGGED_NGINX_PORT,
     () => `server 127.0.0.1:${UNLOGGED_APP_PORT};\n`,
-    (conf) => {
-      const off = conf.replace(/^(\s*)access_log [^;]+;$/m, '$1access_log off;');
-      if (off === conf) throw new Error('no access_log line to turn off in nginx.conf');
-      return off;
+    {
+      main: (conf) => {
+        const off = conf.replace(/^(\s*)access_log [^;]+;$/m, '$1access_log off;');
+        if (off === conf) throw new Error('no access_log line to turn off in nginx.conf');
+        return off;
+      },
+      unsetEnv: ['STATUS_LOG'],
     },
   );
   return { app: unlogged, nginx: quietNginx };
+}
+
+async function startNginxWithoutStatusLog(extras: Extras, nginx: Docker.Container) {
+  // A silent no-op here would measure the status log against itself.
+  if (!(await nginx.inspect()).Config.Env?.some((e) => e.startsWith('STATUS_LOG='))) {
+    throw new Error('the nginx container has no STATUS_LOG: there is no status log to measure');
+  }
+  return startNginxCopy(
+    extras,
+    nginx,
+    `${extras.project}-nginx-no-status-log`,
+    NO_STATUS_LOG_NGINX_PORT,
+    (live) => live,
+    {
+      unsetEnv: ['STATUS_LOG'],
+    },
+  );
 }
 
 /** The stack to measure: a running project as it is, or a new one from docker-compose.yml. */
@@ -227,6 +262,9 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       return started;
     },
     startUnlogged: () => startUnlogged(extras, app, nginx),
+    startUnmeteredApp: () =>
+      startAppCopy(extras, app, `${extras.project}-app-unmetered`, UNMETERED_APP_PORT, ['METRICS_ENABLED=false']),
+    startNginxWithoutStatusLog: () => startNginxWithoutStatusLog(extras, nginx),
     async stopSecondApp() {
       for (const container of secondApp) await removeContainer(container.id);
       secondApp = [];

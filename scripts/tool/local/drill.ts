@@ -76,8 +76,9 @@ async function repair(project: string, part: Part, container: Docker.Container):
   if (stopped) await container.start();
   if (part !== 'server') return `docker start ${part}`;
   // A new namespace: every part that joined the old one has to restart into it.
-  for (const service of ['db', 'app', 'nginx']) await (await serviceContainer(project, service)).restart();
-  return `${stopped ? 'docker start server, then ' : ''}docker restart db app nginx`;
+  // The monitor joined the old namespace too; it goes last, being off the site's path.
+  for (const service of ['db', 'app', 'nginx', 'monitor']) await (await serviceContainer(project, service)).restart();
+  return `${stopped ? 'docker start server, then ' : ''}docker restart db app nginx monitor`;
 }
 
 async function lostWrites(port: Endpoint, written: Map<number, string>): Promise<number> {

@@ -59,6 +59,7 @@ export function isolatedEnv(base: NodeJS.ProcessEnv, overrides: Record<string, s
     MYSQL_USER: 'webstack',
     MYSQL_PASSWORD: secret(),
     MYSQL_ROOT_PASSWORD: secret(),
+    STATUS_PASSWORD: secret(),
     HTTP_BIND: '127.0.0.1',
     HTTP_PORT: '0',
     HTTPS_PORT: '0',

@@ -13,8 +13,11 @@ export const STACK_DIR = '/opt/webstack';
 export const PROJECT = 'webstack';
 /** The compose files on the server, relative to STACK_DIR (also COMPOSE_FILE in its .env). */
 export const COMPOSE_FILES = ['docker-compose.yml', 'scripts/tool/vps/host-network.compose.yml'];
-/** What the server needs of this repository besides the images. */
-export const RELEASE_FILES = [...COMPOSE_FILES, 'db/conf/webstack.cnf'];
+/**
+ * What the server needs of this repository besides the images. The bench's published run
+ * is the monitor's (a missing bind-mount source would become an empty directory there).
+ */
+export const RELEASE_FILES = [...COMPOSE_FILES, 'db/conf/webstack.cnf', 'scripts/tool/bench/results/latest.json'];
 
 const script = (name: string) => readFileSync(new URL(`./server/${name}`, import.meta.url), 'utf8');
 

@@ -96,7 +96,7 @@ export async function serviceStates(host: Host): Promise<Array<{ service: string
     });
 }
 
-const STACK_SERVICES = ['db', 'app', 'certs', 'nginx'];
+const STACK_SERVICES = ['db', 'app', 'certs', 'nginx', 'monitor'];
 
 async function stackHealthy(host: Host): Promise<boolean> {
   const states = await serviceStates(host).catch(() => []);
