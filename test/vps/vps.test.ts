@@ -190,7 +190,8 @@ describe('setup from zero', { timeout: 900_000 }, () => {
         network,
         `${network.name}-outside`,
         vps.address,
-        [22, 80, 443, 3306, 5000, 5001, 8080],
+        // The monitor's and stub_status's ports too: loopback only under host networking.
+        [22, 80, 443, 3306, 5000, 5001, 8080, 9100, 9113],
       );
       expect(open).toEqual([22, 80, 443]);
     } finally {
@@ -348,6 +349,14 @@ describe('operating the server', { timeout: 600_000 }, () => {
     expect(status.output).toMatch(/certificate: .*Pebble.*days left/);
     expect(status.output).toMatch(/disk \/: \d+ MB free/);
     expect(status.output).toMatch(/last release event: \S+ (deploy|rollback)/);
+    // /status: closed without the password setup generated on the server, open with it.
+    const password = (await onVps("sed -n 's/^STATUS_PASSWORD=//p' /opt/webstack/.env")).trim();
+    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect((await api('/status/metrics')).status).toBe(401);
+    const authorization = `Basic ${Buffer.from(`status:${password}`).toString('base64')}`;
+    const metrics = await api('/status/metrics', { headers: { authorization } });
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^nginx_http_requests \d+/m);
     const logs = await vpsCommand(['logs', target(), '--identity', keys.identity, 'nginx', '--tail', '5'], env);
     expect(logs.code, logs.output).toBe(0);
     expect(logs.output).toContain('nginx-1');

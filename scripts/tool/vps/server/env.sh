@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs as root on the server: writes STACK_DIR/.env from the settings on stdin (KEY=VALUE
-# lines, no secrets) and the database passwords, generated here the first time and kept
-# afterwards, so they never leave the server. Prints "ok:" or "changed:" (names only).
+# lines, no secrets) and the passwords (the database's, /status's), generated here the first
+# time and kept afterwards, so they never leave the server. Prints "ok:" or "changed:" (names only).
 set -euo pipefail
 stack_dir=$1
 umask 077
@@ -12,13 +12,22 @@ secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
 kept() { [ -f "$file" ] && sed -n "s/^$1=//p" "$file" | head -n 1; }
 root_pw=$(kept MYSQL_ROOT_PASSWORD || true)
 app_pw=$(kept MYSQL_PASSWORD || true)
+status_pw=$(kept STATUS_PASSWORD || true)
 new_secrets=
 [ -n "$root_pw" ] || { root_pw=$(secret); new_secrets=yes; }
 [ -n "$app_pw" ] || { app_pw=$(secret); new_secrets=yes; }
+# A password given with --set STATUS_PASSWORD=… (in the settings) wins over a generated one.
+if grep -q '^STATUS_PASSWORD=' <<<"$settings"; then
+  status_line=
+else
+  [ -n "$status_pw" ] || { status_pw=$(secret); new_secrets=yes; }
+  status_line="STATUS_PASSWORD=$status_pw
+"
+fi
 content="# Written by webstack's scripts/vps setup. The passwords were generated on this server.
 MYSQL_ROOT_PASSWORD=$root_pw
 MYSQL_PASSWORD=$app_pw
-$settings"
+$status_line$settings"
 if [ -f "$file" ] && [ "$(cat "$file")" = "$content" ]; then
   echo "ok: $file is up to date"
 else
@@ -27,7 +36,7 @@ else
   chmod 600 "$file.new"
   mv "$file.new" "$file"
   if [ -n "$new_secrets" ]; then
-    echo "changed: wrote $file with database passwords generated here (mode 600)"
+    echo "changed: wrote $file with passwords generated here (mode 600)"
   else
     echo "changed: updated the settings in $file ($changed), passwords kept"
   fi
