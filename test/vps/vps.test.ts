@@ -53,6 +53,40 @@ const target = () => `root@${vps.address}`;
 const onVps = (command: string) => sshOk(vps.host, asRoot(vps.host, command));
 const api = (path: string, options = {}) =>
   request({ port: 443, ca: root, address: vps.address }, path, { host: SITE_DOMAIN, ...options });
+/** The first snapshot /status/events sends (server-sent events), read over HTTPS with the password. */
+interface StatusSnapshot {
+  parts: {
+    dns: { health: string; detail: { records: string[] | null } };
+    nginx: { detail: { certificateDaysLeft: number | null } };
+  };
+}
+const firstStatusEvent = (authorization: string) =>
+  new Promise<StatusSnapshot>((resolve, reject) => {
+    const req = https.get(
+      {
+        host: vps.address,
+        port: 443,
+        path: '/status/events',
+        servername: SITE_DOMAIN,
+        headers: { host: SITE_DOMAIN, authorization },
+        ca: root,
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+          const event = /^data: (.*)\n\n/m.exec(text);
+          if (event) {
+            resolve(JSON.parse(event[1]!) as StatusSnapshot);
+            req.destroy();
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('/status/events sent nothing in 10 s')));
+    req.on('error', reject);
+  });
 /** What must not exist on the server after a refused setup: no package, no firewall, no stack. */
 const untouched = async () =>
   onVps(
@@ -357,6 +391,14 @@ describe('operating the server', { timeout: 600_000 }, () => {
     const metrics = await api('/status/metrics', { headers: { authorization } });
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(/^nginx_http_requests \d+/m);
+    // The whiteboard's DNS box: the records as they resolve now, through the resolver setup
+    // was given (the test's BIND); the nginx box: days left on Pebble's one-hour certificate.
+    const snapshot = await firstStatusEvent(authorization);
+    expect(snapshot.parts.dns.health).toBe('up');
+    expect(snapshot.parts.dns.detail.records).toEqual(
+      expect.arrayContaining([`foobar.com A ${vps.address}`, `${SITE_DOMAIN} CNAME foobar.com`]),
+    );
+    expect(snapshot.parts.nginx.detail.certificateDaysLeft).toBe(0);
     const logs = await vpsCommand(['logs', target(), '--identity', keys.identity, 'nginx', '--tail', '5'], env);
     expect(logs.code, logs.output).toBe(0);
     expect(logs.output).toContain('nginx-1');

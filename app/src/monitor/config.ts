@@ -14,6 +14,8 @@ export interface MonitorConfig {
   DB_NAME: string;
   BENCH_RESULTS: string;
   SITE_DOMAIN: string;
+  SERVER_IPV4: string;
+  DNS_RESOLVER: string;
   LOG_LEVEL: string;
 }
 
@@ -37,6 +39,11 @@ const schema = {
     // The bench's published run: its connection sweep gives the knee the load is compared with.
     BENCH_RESULTS: { type: 'string', minLength: 1, default: '/srv/bench/latest.json' },
     SITE_DOMAIN: { type: 'string', minLength: 1, default: 'www.foobar.com' },
+    DNS_RESOLVER: { type: 'string', default: '' },
+    // The server's public address, where it is known (a VPS): the monitor then looks the
+    // site's records up (through DNS_RESOLVER if set, host[:port]) and the DNS box turns
+    // red when the name resolves elsewhere. Empty (a laptop, the tests' stacks): no lookups.
+    SERVER_IPV4: { type: 'string', default: '', pattern: '^$|^\\d{1,3}(\\.\\d{1,3}){3}$' },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

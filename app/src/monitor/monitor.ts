@@ -6,6 +6,7 @@ import { NginxLog, StatusLogReader, type NginxRequest } from './nginx-log.js';
 import { sumOf, type Sample } from './prometheus-text.js';
 import { buckets, quantileBetween, quantileOf } from './quantiles.js';
 import { hitRatio, monitorRegistry } from './registry.js';
+import { certificateDaysLeft, resolverFor, resolveSite, type DnsFacts } from './site-facts.js';
 import { dbStatusReader, readAppMetrics, readStubStatus, type DbStatus, type StubStatus } from './sources.js';
 
 /** Rates and latencies cover this much of the recent past. */
@@ -18,6 +19,8 @@ const NGINX_LOG_DELAY_MS = 2_000;
 const NGINX_LOG_CAPACITY = 50_000;
 /** The status log is emptied once read past this size: a few seconds of the bench's load. */
 const STATUS_LOG_TRUNCATE_AT = 4 * 1024 * 1024;
+// DNS records and the served certificate change rarely: looked up once a minute.
+const SITE_REFRESH_MS = 60_000;
 const PARTS = ['server', 'nginx', 'app', 'db'] as const;
 type Part = (typeof PARTS)[number];
 type Health = 'up' | 'degraded' | 'down' | 'unknown';
@@ -141,6 +144,10 @@ export class Monitor {
   private lastDeploy?: { from: number; at: number; failedRequests: number; kind: string };
   private readonly appUrls: string[];
   latest?: ReturnType<Monitor['snapshot']>;
+  private site: { dns?: DnsFacts; certificateDaysLeft?: number; at: number; refreshing: boolean } = {
+    at: 0,
+    refreshing: false,
+  };
 
   constructor(
     private readonly config: MonitorConfig,
@@ -168,7 +175,29 @@ export class Monitor {
     return this.appScrapes.at(-1)?.url;
   }
 
+  /** The DNS records and the certificate's days left, once a minute, without holding up a tick. */
+  private refreshSite(now: number): void {
+    if (this.site.refreshing || now - this.site.at < SITE_REFRESH_MS) return;
+    this.site.refreshing = true;
+    const { SITE_DOMAIN, SERVER_IPV4, DNS_RESOLVER } = this.config;
+    // Without the server's address (a laptop, the tests' stacks) there is nothing to compare
+    // the records with, and no lookup leaves the machine.
+    const dns = SERVER_IPV4
+      ? resolveSite(SITE_DOMAIN, SERVER_IPV4, resolverFor(DNS_RESOLVER || undefined))
+      : Promise.resolve(undefined);
+    void Promise.allSettled([dns, certificateDaysLeft(SITE_DOMAIN)]).then(([facts, days]) => {
+      if (days.status === 'rejected') this.warn(days.reason, 'cannot read the certificate nginx serves');
+      this.site = {
+        dns: facts.status === 'fulfilled' ? facts.value : undefined,
+        certificateDaysLeft: days.status === 'fulfilled' ? days.value : undefined,
+        at: now,
+        refreshing: false,
+      };
+    });
+  }
+
   async tick(now = Date.now()): Promise<void> {
+    this.refreshSite(now);
     const [lines, stub, app, db] = await Promise.allSettled([
       this.statusLog.read(),
       readStubStatus(this.config.NGINX_STATUS_URL),
@@ -272,8 +301,11 @@ export class Monitor {
           traffic: nginx,
           detail: { clientsConnected: this.stub?.active },
         },
-        // Filled by the HTTPS work (issue #8): the domain's records as they resolve now.
-        dns: { health: 'unknown' as Health, traffic: {}, detail: { domain: this.config.SITE_DOMAIN, records: null } },
+        dns: {
+          health: (this.site.dns?.health ?? 'unknown') as Health,
+          traffic: {},
+          detail: { domain: this.config.SITE_DOMAIN, records: this.site.dns?.records ?? null },
+        },
         server: {
           health: 'up' as Health,
           traffic: {},
@@ -288,8 +320,7 @@ export class Monitor {
           traffic: nginx,
           detail: {
             ports: [80, 443],
-            // Filled by the HTTPS work (issue #8): days until the certificate expires.
-            certificateDaysLeft: null,
+            certificateDaysLeft: this.site.certificateDaysLeft ?? null,
             connections: this.stub && {
               active: this.stub.active,
               reading: this.stub.reading,

@@ -36,9 +36,16 @@ function draw(snapshot) {
   const { parts } = snapshot;
   for (const part of PARTS) setHealth(part, parts[part].health);
   setLines('user', [`${num(parts.user.traffic.rps)} req/s`, `${num(parts.user.detail.clientsConnected)} connected`]);
+  // Three records fit the box: "A 203.0.113.10", "www CNAME foobar.com", "CAA issue …".
+  const records = parts.dns.detail.records;
+  const shortRecord = (record) => record.replace(/^www\.\S+ /, 'www ').replace(/^\S+ (?=(A|AAAA|CAA) )/, '');
   setLines('dns', [
     parts.dns.detail.domain,
-    parts.dns.detail.records ? parts.dns.detail.records.join(', ') : 'records: unknown',
+    ...(records === null
+      ? ['not looked up here']
+      : records.length
+        ? records.map(shortRecord).slice(0, 3)
+        : ['no records']),
   ]);
   $('server-l1').textContent = `load ${num(parts.server.detail.load1)} on ${parts.server.detail.cpus} CPUs`;
   $('server-l2').textContent = `memory used ${pct(parts.server.detail.memoryUsedShare)}`;
