@@ -5,12 +5,12 @@ process.env.IMAGE_TAG ??= 'test';
 
 // scripts/test runs lanes side by side to keep the suite short on 2 cores. "edge" and
 // "cluster" hold the suites that spend most of their time waiting on machines of their own
-// (the ACME environment and the simulated VPS; the simulated cluster and fault injection),
-// "local" everything else. Without TEST_LANE (npm test) every file runs in one lane.
+// (the ACME environment and the simulated VPS; the simulated cluster, fault injection and
+// the drill: the fault drills of both scales), "local" everything else. Without TEST_LANE (npm test) every file runs in one lane.
 // The example consumer project (test/consumer) runs on its own, from the packed package.
 const lanes: Record<string, string[]> = {
-  edge: ['test/https/**', 'test/vps/**'],
-  cluster: ['test/cluster/**', 'test/faults/**'],
+  edge: ['test/https/*.test.ts', 'test/vps/*.test.ts'],
+  cluster: ['test/cluster/*.test.ts', 'test/faults/*.test.ts', 'test/ops/drill.test.ts'],
 };
 const lane = process.env.TEST_LANE;
 if (lane !== undefined && lane !== 'local' && !(lane in lanes)) {
@@ -20,7 +20,7 @@ const own = lane === undefined || lane === 'local' ? undefined : lanes[lane];
 
 export default defineConfig({
   test: {
-    include: own ? own.map((dir) => `${dir}/*.test.ts`) : ['test/**/*.test.ts'],
+    include: own ?? ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, 'test/consumer/**', ...(lane === 'local' ? Object.values(lanes).flat() : [])],
     globalSetup: ['test/support/global-setup.ts'],
     env: { IMAGE_TAG: process.env.IMAGE_TAG },

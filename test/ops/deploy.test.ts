@@ -110,6 +110,7 @@ describe('zero-downtime deploy, rollback and reload', () => {
       'app running',
       'certs running',
       'db running',
+      'monitor running',
       'nginx running',
       'server running',
     ]);
