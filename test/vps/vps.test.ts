@@ -403,7 +403,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
     expect(snapshot.parts.dns.detail.records).toEqual(
       expect.arrayContaining([`foobar.com A ${vps.address}`, `${SITE_DOMAIN} CNAME foobar.com`]),
     );
-    expect(snapshot.parts.nginx.detail.certificateDaysLeft).toBe(0);
+    expect(snapshot.parts.nginx.detail.certificateDaysLeft, JSON.stringify(snapshot.parts.nginx.detail)).toBe(0);
     const logs = await vpsCommand(['logs', target(), '--identity', keys.identity, 'nginx', '--tail', '5'], env);
     expect(logs.code, logs.output).toBe(0);
     expect(logs.output).toContain('nginx-1');

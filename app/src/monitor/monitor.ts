@@ -21,6 +21,7 @@ const NGINX_LOG_CAPACITY = 50_000;
 const STATUS_LOG_TRUNCATE_AT = 4 * 1024 * 1024;
 // DNS records and the served certificate change rarely: looked up once a minute.
 const SITE_REFRESH_MS = 60_000;
+const SITE_RETRY_MS = 5_000;
 const PARTS = ['server', 'nginx', 'app', 'db'] as const;
 type Part = (typeof PARTS)[number];
 type Health = 'up' | 'degraded' | 'down' | 'unknown';
@@ -144,10 +145,13 @@ export class Monitor {
   private lastDeploy?: { from: number; at: number; failedRequests: number; kind: string };
   private readonly appUrls: string[];
   latest?: ReturnType<Monitor['snapshot']>;
-  private site: { dns?: DnsFacts; certificateDaysLeft?: number; at: number; refreshing: boolean } = {
-    at: 0,
-    refreshing: false,
-  };
+  private site: {
+    dns?: DnsFacts;
+    certificateDaysLeft?: number;
+    certificateError?: string;
+    next: number;
+    refreshing: boolean;
+  } = { next: 0, refreshing: false };
 
   constructor(
     private readonly config: MonitorConfig,
@@ -177,7 +181,7 @@ export class Monitor {
 
   /** The DNS records and the certificate's days left, once a minute, without holding up a tick. */
   private refreshSite(now: number): void {
-    if (this.site.refreshing || now - this.site.at < SITE_REFRESH_MS) return;
+    if (this.site.refreshing || now < this.site.next) return;
     this.site.refreshing = true;
     const { SITE_DOMAIN, SERVER_IPV4, DNS_RESOLVER } = this.config;
     // Without the server's address (a laptop, the tests' stacks) there is nothing to compare
@@ -187,10 +191,13 @@ export class Monitor {
       : Promise.resolve(undefined);
     void Promise.allSettled([dns, certificateDaysLeft(SITE_DOMAIN)]).then(([facts, days]) => {
       if (days.status === 'rejected') this.warn(days.reason, 'cannot read the certificate nginx serves');
+      const failed = facts.status === 'rejected' || days.status === 'rejected';
       this.site = {
         dns: facts.status === 'fulfilled' ? facts.value : undefined,
         certificateDaysLeft: days.status === 'fulfilled' ? days.value : undefined,
-        at: now,
+        certificateError: days.status === 'rejected' ? String((days.reason as Error).message) : undefined,
+        // nginx may not listen yet when the monitor starts: a failure is retried soon.
+        next: now + (failed ? SITE_RETRY_MS : SITE_REFRESH_MS),
         refreshing: false,
       };
     });
@@ -321,6 +328,8 @@ export class Monitor {
           detail: {
             ports: [80, 443],
             certificateDaysLeft: this.site.certificateDaysLeft ?? null,
+            // Why the days are unknown, when a handshake with nginx failed.
+            certificateError: this.site.certificateError ?? null,
             connections: this.stub && {
               active: this.stub.active,
               reading: this.stub.reading,
