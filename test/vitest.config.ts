@@ -26,7 +26,10 @@ export default defineConfig({
     env: { IMAGE_TAG: process.env.IMAGE_TAG },
     // Container tests share 2 cores and one Docker engine: one file at a time within a lane.
     fileParallelism: false,
-    testTimeout: 120_000,
+    // A guard against hangs, not a speed bound: with three lanes on 2 cores, the longest
+    // local tests (a deploy, a deploy and a rollback under load) took 107-119 s and met
+    // vitest's 120 s. Tests bound their own loops; a test that needs longer says so.
+    testTimeout: 300_000,
     hookTimeout: 300_000,
     reporters: ['default', ['json', { outputFile: `test/results/vitest${lane ? `-${lane}` : ''}.json` }]],
   },

@@ -6,7 +6,8 @@ import { PartTracker } from '../../app/src/monitor/history.js';
 import { NginxLog, parseNginxLine, StatusLogReader } from '../../app/src/monitor/nginx-log.js';
 import { parsePrometheusText } from '../../app/src/monitor/prometheus-text.js';
 import { buckets, quantileBetween } from '../../app/src/monitor/quantiles.js';
-import { parseStubStatus } from '../../app/src/monitor/sources.js';
+import { hitRatio } from '../../app/src/monitor/registry.js';
+import { DB_STATUS, parseStubStatus, type DbStatus } from '../../app/src/monitor/sources.js';
 
 describe("the monitor's pure parts", () => {
   it("reads nginx's status lines, proxied or not, with spaces and | in the URI", () => {
@@ -114,5 +115,18 @@ describe("the monitor's pure parts", () => {
     // Restarted between two checks: never seen down, still counted.
     expect(part.observe(true, 20000, 19000)).toEqual({ cameBack: false, restarted: true });
     expect(part.history.restarts).toBe(2);
+  });
+
+  it('keeps the buffer pool hit ratio a share, also on a young server with more disk reads than requests', () => {
+    const status = (requests: number, reads: number): DbStatus => ({
+      ...(Object.fromEntries(DB_STATUS.map((name) => [name, 0])) as Record<(typeof DB_STATUS)[number], number>),
+      Innodb_buffer_pool_read_requests: requests,
+      Innodb_buffer_pool_reads: reads,
+      dataBytes: 0,
+    });
+    expect(hitRatio(status(1000, 10))).toBeCloseTo(0.99);
+    // The figures of a MariaDB 11.8 four seconds after start.
+    expect(hitRatio(status(19, 169))).toBe(0);
+    expect(hitRatio(status(0, 169))).toBe(1);
   });
 });

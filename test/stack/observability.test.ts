@@ -68,13 +68,17 @@ describe('metrics and Server-Timing through nginx (the compose stack)', () => {
     expect(sumOf(samples, 'nginx_http_requests')).toBeGreaterThan(sumOf(before, 'nginx_http_requests'));
     expect(sumOf(samples, 'mysql_questions')).toBeGreaterThan(0);
     expect(sumOf(samples, 'mysql_threads_connected')).toBeGreaterThanOrEqual(2);
-    expect(sumOf(samples, 'mysql_innodb_buffer_pool_hit_ratio')).toBeGreaterThan(0);
+    expect(sumOf(samples, 'mysql_innodb_buffer_pool_read_requests')).toBeGreaterThan(0);
+    const hit = sumOf(samples, 'mysql_innodb_buffer_pool_hit_ratio');
+    expect(hit).toBeGreaterThanOrEqual(0);
+    expect(hit).toBeLessThanOrEqual(1);
     for (const name of [
       'nginx_connections_active',
       'nginx_connections_accepted',
       'nginx_request_duration_seconds_count',
       'mysql_innodb_row_lock_waits',
       'mysql_threads_running',
+      'mysql_innodb_buffer_pool_reads',
       'db_pool_connections',
       'db_query_duration_seconds_count',
       'nodejs_eventloop_lag_p99_seconds',
