@@ -71,7 +71,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     startupTimeoutMs: config.DB_STARTUP_TIMEOUT_MS,
   });
   // After the pool (it times its queries), before the routes (they capture the pool).
-  if (config.METRICS_ENABLED) await app.register(metricsPlugin);
+  if (config.METRICS_ENABLED) await app.register(metricsPlugin, { release: config.APP_RELEASE });
   await app.register(healthRoutes, { prefix: '/api/health' });
   await app.register(postsRoutes, { prefix: '/api/posts' });
 

@@ -34,6 +34,9 @@ const ConfigSchema = Type.Object({
   SHUTDOWN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 0 }),
   // Prometheus metrics, Server-Timing and the recent-requests buffer; off only to measure their cost.
   METRICS_ENABLED: Type.Boolean({ default: true }),
+  // The release this process runs: the image's tag when it was built (the Dockerfile stamps
+  // it), shown in the metrics and on the status page.
+  APP_RELEASE: Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$', default: 'dev' }),
   STATIC_DIR: Type.Optional(Type.String({ minLength: 1 })),
 });
 

@@ -19,6 +19,7 @@ describe('configuration from the environment', () => {
     [{ ...valid, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ...valid, DB_NAME: 'bad name;' }, 'DB_NAME'],
     [{ DB_USER: 'u', DB_NAME: 'w' }, 'DB_PASSWORD'],
+    [{ ...valid, APP_RELEASE: 'r1 <b>' }, 'APP_RELEASE'],
   ])('names the wrong variable: %o → %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(variable));
   });

@@ -48,12 +48,14 @@ describe('app metrics (prom-client, real database)', () => {
     expect(after.some((s) => s.labels.route?.startsWith('/internal'))).toBe(false);
   });
 
-  it('counts 5xx answers, and database errors by outcome', async () => {
+  it('counts 5xx answers and database errors by outcome, and names its release', async () => {
     const before = await scrape();
     // A statement that fails in the database: the app's pool answers the error.
     await expect(app.db.query('SELECT * FROM no_such_table')).rejects.toThrow();
     // Routes can only be added before ready: build a second app for the 5xx case instead.
-    const other = await buildApp(loadConfig({ ...testApp.db.env }), { logger: false });
+    const other = await buildApp(loadConfig({ ...testApp.db.env, APP_RELEASE: 'test-r20261123T080000Z' }), {
+      logger: false,
+    });
     try {
       other.get('/api/boom', async () => {
         throw new Error('boom');
@@ -63,6 +65,10 @@ describe('app metrics (prom-client, real database)', () => {
       expect(response.statusCode).toBe(500);
       const samples = parsePrometheusText((await other.inject('/internal/metrics')).body);
       expect(sumOf(samples, 'http_requests_total', { route: '/api/boom', status: '500' })).toBe(1);
+      // The release it runs, as its configuration names it.
+      expect(samples.filter((s) => s.name === 'app_info').map((s) => [s.labels.release, s.value])).toEqual([
+        ['test-r20261123T080000Z', 1],
+      ]);
     } finally {
       await other.close();
     }

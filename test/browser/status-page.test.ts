@@ -1,6 +1,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../../scripts/tool/core/http.js';
+import { imagesOf } from '../../scripts/tool/core/env.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 import { launchTrusting, type TrustingBrowser } from '../support/browser.js';
@@ -54,6 +55,8 @@ describe('the live whiteboard (/status) in headless Chromium', () => {
     for (const part of PARTS) expect(await page.locator(`#part-${part} rect`).count(), part).toBe(1);
     await expect.poll(() => health('app'), { timeout: 15_000 }).toBe('up');
     for (const part of ['server', 'nginx', 'db']) expect(await health(part)).toBe('up');
+    // The stack's app image was built under the tests' tag: that is its release's name.
+    expect(await page.locator('#part-app').textContent()).toContain(`release ${imagesOf(process.env).tag}`);
     // A laptop's stack has no public address to compare records with: DNS is honestly
     // unknown, and nothing is looked up. The certificate is the local CA's 90-day one.
     expect(await health('dns')).toBe('unknown');

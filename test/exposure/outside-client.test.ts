@@ -3,6 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
+import { statusAuthorization } from '../support/http.js';
 import { recordResult } from '../support/results.js';
 
 const run = promisify(execFile);
@@ -134,11 +135,15 @@ describe('exposure, seen from a separate network namespace (an outside client)',
   });
 
   it('gets the metrics and the status page only with the password, and only over HTTPS', async () => {
-    const basic = (password: string) => `Basic ${Buffer.from(`status:${password}`).toString('base64')}`;
-    const password = basic(stack.env.STATUS_PASSWORD as string);
+    const password = statusAuthorization(stack.env.STATUS_PASSWORD);
     const statuses = {
       metrics: await httpsFromOutside(hostAddress, httpsPort, '/status/metrics'),
-      metricsWrongPassword: await httpsFromOutside(hostAddress, httpsPort, '/status/metrics', basic('wrong')),
+      metricsWrongPassword: await httpsFromOutside(
+        hostAddress,
+        httpsPort,
+        '/status/metrics',
+        statusAuthorization('wrong'),
+      ),
       metricsWithPassword: await httpsFromOutside(hostAddress, httpsPort, '/status/metrics', password),
       page: await httpsFromOutside(hostAddress, httpsPort, '/status/'),
       appInternal: await httpsFromOutside(hostAddress, httpsPort, '/internal/metrics'),

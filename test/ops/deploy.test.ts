@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, docker, lastLogLines, removeContainer } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
+import { request } from '../../scripts/tool/core/http.js';
 import { liveAppPort, switchUpstream } from '../../scripts/tool/core/nginx.js';
 import {
   formatCounts,
@@ -13,10 +14,12 @@ import {
   runTraffic,
   type TrafficResult,
 } from '../../scripts/tool/core/traffic.js';
-import { sleep } from '../../scripts/tool/core/wait.js';
+import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
 import { APP_PORT, SLOT_PORT, deploy, rollback } from '../../scripts/tool/local/deploy.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
+import { parsePrometheusText } from '../../app/src/monitor/prometheus-text.js';
 import { writeResult } from '../support/results.js';
+import { statusAuthorization } from '../support/http.js';
 
 const images = imagesOf(process.env);
 let stack: Stack;
@@ -105,6 +108,20 @@ describe('zero-downtime deploy, rollback and reload', () => {
       await docker.listContainers({ all: true, filters: { name: [`${stack.project}-app-${SLOT_PORT}`] } }),
     ).toEqual([]);
     expect(await lastLogLines(nginx, 100_000)).toContain(`"upstream_addr":"127.0.0.1:${SLOT_PORT}"`);
+    // The monitor names the live release: the one the first deploy built, its tag stamped in.
+    const env = (await docker.getImage(built.live).inspect()).Config.Env ?? [];
+    const release = env.find((e) => e.startsWith('APP_RELEASE='))?.slice('APP_RELEASE='.length);
+    expect(release).toMatch(new RegExp(`^${images.tag}-r\\d{8}T\\d{6}Z$`));
+    await waitFor(
+      'the monitor reports the live release',
+      async () => {
+        const metrics = await request(port, '/status/metrics', {
+          headers: { authorization: statusAuthorization(stack.env.STATUS_PASSWORD) },
+        });
+        return parsePrometheusText(metrics.body).some((s) => s.name === 'app_info' && s.labels.release === release);
+      },
+      { timeoutMs: 15_000 },
+    );
     const ps = await stack.compose(['ps', '--format', '{{.Service}} {{.State}}']);
     expect(ps.trim().split('\n').sort()).toEqual([
       'app running',

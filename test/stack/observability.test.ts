@@ -4,13 +4,14 @@ import { request } from '../../scripts/tool/core/http.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 import { serverTiming } from '../support/server-timing.js';
+import { statusAuthorization } from '../support/http.js';
 
 let stack: Stack;
 let auth: Record<string, string>;
 
 beforeAll(async () => {
   stack = await startStack();
-  auth = { authorization: `Basic ${Buffer.from(`status:${stack.env.STATUS_PASSWORD}`).toString('base64')}` };
+  auth = { authorization: statusAuthorization(stack.env.STATUS_PASSWORD) };
 });
 
 afterAll(async () => {

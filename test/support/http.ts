@@ -8,3 +8,7 @@ export function isCleanJsonError(status: number, body: string, contentType: unkn
     return false;
   }
 }
+
+/** The Authorization header of the /status pages' one user. */
+export const statusAuthorization = (password: string | undefined) =>
+  `Basic ${Buffer.from(`status:${password ?? ''}`).toString('base64')}`;

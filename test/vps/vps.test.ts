@@ -36,6 +36,7 @@ import {
   writeFile,
   type Vps,
 } from './vps-env.js';
+import { statusAuthorization } from '../support/http.js';
 
 let network: TestNetwork;
 let vps: Vps;
@@ -392,7 +393,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
     const password = (await onVps("sed -n 's/^STATUS_PASSWORD=//p' /opt/webstack/.env")).trim();
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
     expect((await api('/status/metrics')).status).toBe(401);
-    const authorization = `Basic ${Buffer.from(`status:${password}`).toString('base64')}`;
+    const authorization = statusAuthorization(password);
     const metrics = await api('/status/metrics', { headers: { authorization } });
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(/^nginx_http_requests \d+/m);

@@ -31,10 +31,17 @@ const routeOf = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatc
  * Prometheus metrics of the app (prom-client), Server-Timing on every response, and a
  * ring buffer of recent requests. Served under /internal/ on the app's own loopback port.
  */
-const metrics: FastifyPluginAsync = async (app) => {
+const metrics: FastifyPluginAsync<{ release: string }> = async (app, { release }) => {
   const register = new Registry();
   // Process memory and CPU, event-loop delay (p50/p99 from perf_hooks), heap, GC.
   collectDefaultMetrics({ register });
+  // Prometheus's "info" convention: a constant 1 whose label carries the fact.
+  new Gauge({
+    name: 'app_info',
+    help: 'The release this process runs (APP_RELEASE: the image tag it was built under); always 1',
+    labelNames: ['release'] as const,
+    registers: [register],
+  }).set({ release }, 1);
 
   const requests = new Counter({
     name: 'http_requests_total',

@@ -343,6 +343,7 @@ export class Monitor {
           traffic: app,
           detail: {
             address: this.appUrl ? new URL(this.appUrl).host : '127.0.0.1:5000',
+            release: lastApp?.samples.find((s) => s.name === 'app_info')?.labels.release,
             poolInUse: gauge('db_pool_connections', { state: 'in_use' }),
             poolWaiting: gauge('db_pool_waiting'),
             rssMiB: round((gauge('process_resident_memory_bytes') ?? NaN) / 1048576, 1),

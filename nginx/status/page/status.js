@@ -15,11 +15,13 @@ const ago = (iso) => {
   return `${Math.round(seconds / 3600)} h ago`;
 };
 
+// A release is named by its time at the end (latest-r20261123T080000Z): keep the end.
+const shorten = (text, max) => (text.length > max ? `…${text.slice(-(max - 1))}` : text);
+
 function setLines(part, lines) {
-  for (let i = 1; i <= 6; i++) {
-    const line = $(`${part}-l${i}`);
-    if (line) line.textContent = lines[i - 1] ?? '';
-  }
+  document.querySelectorAll(`#part-${part} .figure`).forEach((line, i) => {
+    line.textContent = lines[i] ?? '';
+  });
 }
 
 function setHealth(part, health) {
@@ -60,6 +62,7 @@ function draw(snapshot) {
   setLines('app', [
     ...trafficLines(parts.app.traffic),
     `${a.address} ${parts.app.health}`,
+    `release ${shorten(a.release ?? '–', 20)}`,
     `pool ${num(a.poolInUse)} busy, ${num(a.poolWaiting)} wait`,
     `rss ${num(a.rssMiB, ' MiB')} loop p99 ${ms(a.eventLoopP99Ms)}`,
   ]);
