@@ -4,7 +4,8 @@ const STALE_AFTER_MS = 4000;
 const PARTS = ['user', 'dns', 'server', 'nginx', 'app', 'db'];
 
 const $ = (id) => document.getElementById(id);
-const ms = (value) => (value === undefined || value === null ? '–' : `${value} ms`);
+// Whole milliseconds from 10 up: the boxes are 28 characters wide.
+const ms = (value) => (value === undefined || value === null ? '–' : `${value >= 10 ? Math.round(value) : value} ms`);
 const pct = (value) => (value === undefined || value === null ? '–' : `${(value * 100).toFixed(1)} %`);
 const num = (value, unit = '') => (value === undefined || value === null ? '–' : `${value}${unit}`);
 const ago = (iso) => {
