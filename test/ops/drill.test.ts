@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { namespaceMembers } from '../../scripts/tool/core/docker.js';
 import { drill, formatDrill } from '../../scripts/tool/local/drill.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 import { writeResult } from '../support/results.js';
@@ -69,6 +70,17 @@ describe('the single point of failure, measured', () => {
     }
     // ...except the namespace's owner: restarted, it has a new namespace the others never join.
     expect(rows.at(-1)!.selfRecoveryMs).toBeNull();
+    expect(rows.at(-1)!.repair?.what).toBe('docker restart db app nginx certs monitor');
     await waitUntilReady(await stack.site());
+    // Every service of the server's namespace runs in its current one, not only the site's path.
+    const server = await stack.container('server');
+    const serverStarted = Date.parse((await server.inspect()).State.StartedAt);
+    const members = await namespaceMembers(stack.project, server);
+    expect([...members.keys()].sort()).toEqual(['app', 'certs', 'db', 'monitor', 'nginx']);
+    for (const [service, member] of members) {
+      const state = (await member.inspect()).State;
+      expect(state.Running, service).toBe(true);
+      expect(Date.parse(state.StartedAt), service).toBeGreaterThanOrEqual(serverStarted);
+    }
   });
 });

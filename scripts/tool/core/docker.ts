@@ -125,6 +125,25 @@ export async function findServiceContainer(
   return chosen && docker.getContainer(chosen.Id);
 }
 
+/**
+ * The services of a compose project that joined `owner`'s network namespace
+ * (`network_mode: service:…`, which Docker records as `container:<id>`), by service name.
+ */
+export async function namespaceMembers(
+  project: string,
+  owner: Docker.Container,
+): Promise<Map<string, Docker.Container>> {
+  const found = await docker.listContainers({
+    all: true,
+    filters: { label: [`com.docker.compose.project=${project}`] },
+  });
+  return new Map(
+    found
+      .filter((c) => c.HostConfig.NetworkMode === `container:${owner.id}`)
+      .map((c) => [c.Labels['com.docker.compose.service'] ?? c.Names[0] ?? c.Id, docker.getContainer(c.Id)]),
+  );
+}
+
 /** The running or stopped container of one compose service; throws when the stack has none. */
 export async function serviceContainer(project: string, service: string): Promise<Docker.Container> {
   const found = await findServiceContainer(project, service);

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { StackTarget } from '../core/compose.js';
-import { serviceContainer, signalMainProcess } from '../core/docker.js';
+import { namespaceMembers, serviceContainer, signalMainProcess } from '../core/docker.js';
 import { portOf, request, type Endpoint, type HttpResponse } from '../core/http.js';
 import { formatCounts, outageMs, readWriteMix, runTraffic, summarize, type TrafficRequest } from '../core/traffic.js';
 import type { Log } from '../core/steps.js';
@@ -70,15 +70,22 @@ async function waitRecovered(
   return waitFor('the part runs and the site is ready', back, { timeoutMs, intervalMs: 200 }).catch(() => null);
 }
 
+/** Where `item` stands in `first`; everything not in it comes after. */
+const rank = (first: string[], item: string) => (first.includes(item) ? first.indexOf(item) : first.length);
+
 /** What an operator does when a part stays down: start it; the namespace's users rejoin it. */
 async function repair(project: string, part: Part, container: Docker.Container): Promise<string> {
   const stopped = !(await container.inspect()).State.Running;
   if (stopped) await container.start();
   if (part !== 'server') return `docker start ${part}`;
-  // A new namespace: every part that joined the old one has to restart into it.
-  // The monitor joined the old namespace too; it goes last, being off the site's path.
-  for (const service of ['db', 'app', 'nginx', 'monitor']) await (await serviceContainer(project, service)).restart();
-  return `${stopped ? 'docker start server, then ' : ''}docker restart db app nginx monitor`;
+  // A new namespace: every service that joined the old one has to restart into it, the
+  // site's path first (the database before the app that needs it), then the rest (the
+  // certificates and the monitor).
+  const members = await namespaceMembers(project, container);
+  const pathFirst = ['db', 'app', 'nginx'];
+  const order = [...members.keys()].sort((a, b) => rank(pathFirst, a) - rank(pathFirst, b) || a.localeCompare(b));
+  for (const service of order) await members.get(service)!.restart();
+  return `${stopped ? 'docker start server, then ' : ''}docker restart ${order.join(' ')}`;
 }
 
 async function lostWrites(port: Endpoint, written: Map<number, string>): Promise<number> {
