@@ -140,7 +140,7 @@ export async function namespaceMembers(
   return new Map(
     found
       .filter((c) => c.HostConfig.NetworkMode === `container:${owner.id}`)
-      .map((c) => [c.Labels['com.docker.compose.service'] ?? c.Names[0] ?? c.Id, docker.getContainer(c.Id)]),
+      .map((c) => [c.Labels['com.docker.compose.service'] ?? c.Id, docker.getContainer(c.Id)]),
   );
 }
 

@@ -70,9 +70,6 @@ async function waitRecovered(
   return waitFor('the part runs and the site is ready', back, { timeoutMs, intervalMs: 200 }).catch(() => null);
 }
 
-/** Where `item` stands in `first`; everything not in it comes after. */
-const rank = (first: string[], item: string) => (first.includes(item) ? first.indexOf(item) : first.length);
-
 /** What an operator does when a part stays down: start it; the namespace's users rejoin it. */
 async function repair(project: string, part: Part, container: Docker.Container): Promise<string> {
   const stopped = !(await container.inspect()).State.Running;
@@ -82,8 +79,8 @@ async function repair(project: string, part: Part, container: Docker.Container):
   // site's path first (the database before the app that needs it), then the rest (the
   // certificates and the monitor).
   const members = await namespaceMembers(project, container);
-  const pathFirst = ['db', 'app', 'nginx'];
-  const order = [...members.keys()].sort((a, b) => rank(pathFirst, a) - rank(pathFirst, b) || a.localeCompare(b));
+  const sitePath = ['db', 'app', 'nginx'].filter((service) => members.has(service));
+  const order = [...sitePath, ...[...members.keys()].filter((service) => !sitePath.includes(service)).sort()];
   for (const service of order) await members.get(service)!.restart();
   return `${stopped ? 'docker start server, then ' : ''}docker restart ${order.join(' ')}`;
 }
