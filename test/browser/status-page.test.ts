@@ -4,7 +4,7 @@ import { request } from '../../scripts/tool/core/http.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
-import { launchTrusting, type TrustingBrowser } from '../support/browser.js';
+import { launchTrusting, steadily, type TrustingBrowser } from '../support/browser.js';
 
 const PARTS = ['user', 'dns', 'server', 'nginx', 'app', 'db'];
 
@@ -49,7 +49,7 @@ const violations = async () => [
 
 describe('the live whiteboard (/status) in headless Chromium', () => {
   it('draws every part live, traces a request through its hops, and violates no CSP', async () => {
-    const response = await page.goto(url);
+    const response = await steadily(() => page.goto(url));
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     for (const part of PARTS) expect(await page.locator(`#part-${part} rect`).count(), part).toBe(1);
@@ -105,7 +105,7 @@ describe('the live whiteboard (/status) in headless Chromium', () => {
       const secondsToRed = (Date.now() - stopped) / 1000;
       // The page itself came from nginx; only the app is red.
       for (const part of ['server', 'nginx', 'db']) expect(await health(part)).toBe('up');
-      await page.reload();
+      await steadily(() => page.reload());
       await expect.poll(() => health('app'), { timeout: 10_000 }).toBe('down');
       await page.screenshot({ path: `${REPO_ROOT}test/results/status-page-app-down.png`, fullPage: true });
       expect(secondsToRed).toBeLessThan(10);
@@ -128,7 +128,7 @@ describe('the live whiteboard (/status) in headless Chromium', () => {
         if (response.url() === url) statuses.push(response.status());
       });
       // Headless Chromium cannot ask for a password: it shows the 401 page or fails the navigation.
-      const error = await attempt.goto(url).then(
+      const error = await steadily(() => attempt.goto(url)).then(
         () => undefined,
         (err: Error) => err.message,
       );

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
-import { launchTrusting, type TrustingBrowser } from '../support/browser.js';
+import { launchTrusting, steadily, type TrustingBrowser } from '../support/browser.js';
 
 const PAYLOAD = `<script>window.__xss = 'script'</script><img src=x onerror="window.__xss = 'img'"><svg onload="alert('svg')">`;
 
@@ -39,7 +39,7 @@ describe('the front page in a real browser, through nginx', () => {
       if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
     });
 
-    const response = await page.goto(site);
+    const response = await steadily(() => page.goto(site));
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     await page.waitForSelector('#list-status:has-text("No posts yet."), #posts li');
@@ -58,7 +58,7 @@ describe('the front page in a real browser, through nginx', () => {
     expect(await shown()).toEqual({ author: '<b>mallory</b>', body: PAYLOAD, injectedElements: 0, canary: null });
 
     // Loaded again from the API, as every other visitor sees it.
-    await page.reload();
+    await steadily(() => page.reload());
     await page.waitForSelector('#posts li');
     expect(await shown()).toEqual({ author: '<b>mallory</b>', body: PAYLOAD, injectedElements: 0, canary: null });
     await page.screenshot({ path: `${REPO_ROOT}test/results/front-page.png`, fullPage: true });
@@ -76,7 +76,7 @@ describe('the front page in a real browser, through nginx', () => {
     await app.stop({ t: 10 });
     const page = await browser.newPage();
     try {
-      const response = await page.goto(site);
+      const response = await steadily(() => page.goto(site));
       expect(response?.status()).toBe(200);
       await expect.poll(() => page.locator('#list-status').textContent()).toContain('Posts are unavailable right now');
     } finally {

@@ -13,7 +13,7 @@ import { formatCounts, readMix, runTraffic } from '../../scripts/tool/core/traff
 import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
 import { dnsCheck } from '../../scripts/tool/dns/commands.js';
 import { isolatedEnv } from '../../scripts/tool/testing/stack.js';
-import { launchTrusting } from '../support/browser.js';
+import { launchTrusting, steadily } from '../support/browser.js';
 import { writeResult } from '../support/results.js';
 import {
   APEX,
@@ -213,7 +213,7 @@ describe('certificates from an ACME CA (Pebble), DNS checked first', () => {
     ]);
     try {
       const page = await chrome.browser.newPage();
-      const response = await page.goto(`https://${SITE_DOMAIN}:${httpsPort}/`);
+      const response = await steadily(() => page.goto(`https://${SITE_DOMAIN}:${httpsPort}/`));
       expect(response?.status()).toBe(200);
       const security = await response!.securityDetails();
       expect(security?.issuer).toMatch(/Pebble/i);

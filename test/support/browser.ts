@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 
@@ -52,4 +53,21 @@ export async function launchTrusting(cas: Record<string, string>, args: string[]
       await rm(home, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs a navigation (goto, reload), again if Chromium aborted it with ERR_NETWORK_CHANGED.
+ * Chromium does that whenever a network interface comes or goes, and the suite's other lanes
+ * add and remove Docker bridges and veths all the time: the test machine moved, not the site.
+ * Up to 4 tries, half a second apart; every other failure stands at once.
+ */
+export async function steadily<T>(navigation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await navigation();
+    } catch (error) {
+      if (attempt >= 4 || !/ERR_NETWORK_CHANGED/.test((error as Error).message)) throw error;
+      await delay(500);
+    }
+  }
 }
