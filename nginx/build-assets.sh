@@ -3,8 +3,9 @@
 # 1. each asset gets a content-hashed twin (style.<hash>.css) and the HTML pages link
 #    the twin, which nginx may then let browsers cache for a year as immutable: a new
 #    version is a new name. The plain names stay, for anything that links them.
-# 2. every text file gets a .gz beside it for gzip_static, so nginx compresses once,
-#    here, instead of on every request.
+# 2. every asset gets a .gz beside it for gzip_static, so nginx compresses once, here,
+#    instead of on every request. Not the HTML pages: nginx writes the site's domain into
+#    them as it sends them (sub_filter in nginx.conf), which a .gz would bypass.
 set -euo pipefail
 root=$1
 
@@ -17,6 +18,6 @@ for asset in "$root"/assets/*.css "$root"/assets/*.js; do
   echo "fingerprinted /assets/$name as /assets/$hashed"
 done
 
-find "$root" -type f \( -name '*.html' -o -name '*.css' -o -name '*.js' -o -name '*.svg' -o -name '*.json' \) \
+find "$root" -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' -o -name '*.json' \) \
   -exec gzip -9 --keep --no-name {} +
 echo "precompressed $(find "$root" -name '*.gz' | wc -l) files"
