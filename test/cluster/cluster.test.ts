@@ -233,6 +233,20 @@ describe('the stack on a three-node Swarm', () => {
     for (const task of tasks) expect(task).toContain(release2);
   });
 
+  it('deploys again without undoing the update or the scale: the app keeps its release and replica count', async () => {
+    await sim.cluster(['scale', '2']);
+    // Settings only (the same files and certificate): nothing that runs is replaced.
+    const deploy = sim.cluster(['deploy', '--state', stateDir]);
+    const result = await load(manager, deploy);
+    await deploy;
+    report('deploy again', result);
+    expect(result.failed).toBe(0);
+    const tasks = await appTasks();
+    expect(tasks).toHaveLength(2);
+    for (const task of tasks) expect(task).toContain(release2);
+    await sim.cluster(['scale', '3']);
+  });
+
   it('survives a worker node stopped under load: its replicas come back on the others, failures bounded', async () => {
     const worker = sim.nodes[1]!;
     let rescheduledMs = 0;

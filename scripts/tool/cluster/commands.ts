@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { wholeNumber } from '../core/args.js';
 import { imagesOf, loadEnv } from '../core/env.js';
 import { parseHost } from '../remote/ssh.js';
-import { clusterStatus, deployStack, rollbackApp, scaleApp, ship, updateApp } from './stack.js';
+import { clusterStatus, deployStack, liveApp, rollbackApp, scaleApp, ship, updateApp } from './stack.js';
 import { initCluster, labelNode, STACK, type Cluster } from './swarm.js';
 
 export const clusterUsage = `usage: scripts/cluster SUBCOMMAND --manager USER@HOST [--identity KEY] [--known-hosts FILE]
@@ -16,8 +16,9 @@ export const clusterUsage = `usage: scripts/cluster SUBCOMMAND --manager USER@HO
                        (the database and its volume), webstack.zone=Z (app replicas spread over zones)
   ship [IMAGE ...]     send the stack's images (default: app, nginx, database of IMAGE_TAG) to every node
                        (compressed unless CLUSTER_SHIP_COMPRESS=false)
-  deploy [--replicas N] [--domain www.D] [--state DIR]
-                       passwords as secrets, the local CA's certificate, docker stack deploy; waits until all runs
+  deploy [--image REF] [--replicas N] [--domain www.D] [--state DIR]
+                       passwords as secrets, the local CA's certificate, docker stack deploy; waits until all runs.
+                       Again: the app keeps the image and replica count it runs unless they are given
   scale N              run N app replicas
   update --image REF   ship REF and roll the app replicas onto it one by one; rolls back by itself on failure
   rollback             back to the app's previous image, the same rolling way
@@ -84,13 +85,22 @@ export async function cluster([sub = '', ...args]: string[]): Promise<void> {
     case 'deploy': {
       const { values } = parseArgs({
         args,
-        options: { ...common, replicas: { type: 'string' }, domain: { type: 'string' }, state: { type: 'string' } },
+        options: {
+          ...common,
+          image: { type: 'string' },
+          replicas: { type: 'string' },
+          domain: { type: 'string' },
+          state: { type: 'string' },
+        },
       });
-      const { ca } = await deployStack(clusterFrom(values), {
-        release: { app: images.app, nginx: images.nginx, mysql: images.mysql },
+      const c = clusterFrom(values);
+      // A deploy that changes settings must not undo `update` or `scale`.
+      const live = await liveApp(c);
+      const { ca } = await deployStack(c, {
+        release: { app: values.image ?? live?.image ?? images.app, nginx: images.nginx, mysql: images.mysql },
         stateDir: values.state ?? path.join(homedir(), '.webstack', 'cluster'),
         siteDomain: values.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com',
-        appReplicas: wholeNumber('replicas', values.replicas, 3),
+        appReplicas: wholeNumber('replicas', values.replicas, live?.replicas ?? 3),
         // As with docker-compose.yml, .env or the environment may set these.
         env: Object.fromEntries(PASSED_THROUGH.flatMap((name) => (env[name] ? [[name, env[name]]] : []))),
       });

@@ -134,6 +134,20 @@ export async function deployStack(cluster: Cluster, options: DeployOptions) {
   return { certVersion, ca };
 }
 
+/** The app service as it runs now (its image and replica count), or undefined before the first deploy. */
+export async function liveApp(cluster: Cluster): Promise<{ image: string; replicas: number } | undefined> {
+  const spec = await onManager(
+    cluster,
+    `docker service inspect --format '{{json .Spec}}' ${service(cluster, 'app')} 2>/dev/null || true`,
+  );
+  if (!spec.trim()) return undefined;
+  const parsed = JSON.parse(spec) as {
+    TaskTemplate: { ContainerSpec: { Image: string } };
+    Mode: { Replicated?: { Replicas?: number } };
+  };
+  return { image: parsed.TaskTemplate.ContainerSpec.Image, replicas: parsed.Mode.Replicated?.Replicas ?? 0 };
+}
+
 /** Sets the number of app replicas and waits until exactly that many run healthy. */
 export async function scaleApp(cluster: Cluster, replicas: number): Promise<void> {
   cluster.log(`scaling ${service(cluster, 'app')} to ${replicas}`);
