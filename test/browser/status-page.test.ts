@@ -57,6 +57,8 @@ describe('the live whiteboard (/status) in headless Chromium', () => {
     for (const part of ['server', 'nginx', 'db']) expect(await health(part)).toBe('up');
     // The stack's app image was built under the tests' tag: that is its release's name.
     expect(await page.locator('#part-app').textContent()).toContain(`release ${imagesOf(process.env).tag}`);
+    // The database's box: its schema's size on disk (tables and indexes), in a unit that fits it.
+    await expect.poll(() => page.locator('#part-db').textContent()).toMatch(/data \d+(\.\d)? KiB/);
     // A laptop's stack has no public address to compare records with: DNS is honestly
     // unknown, and nothing is looked up. The certificate is the local CA's 90-day one.
     expect(await health('dns')).toBe('unknown');

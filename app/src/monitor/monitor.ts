@@ -359,7 +359,7 @@ export class Monitor {
             threadsRunning: dbStatus?.Threads_running,
             bufferPoolHitRatio: dbStatus && round(hitRatio(dbStatus), 4),
             rowLockWaits: dbStatus?.Innodb_row_lock_waits,
-            schemaMiB: dbStatus && round(dbStatus.dataBytes / 1048576, 1),
+            schemaBytes: dbStatus?.dataBytes,
           },
         },
       },

@@ -8,6 +8,11 @@ const $ = (id) => document.getElementById(id);
 const ms = (value) => (value === undefined || value === null ? '–' : `${value >= 10 ? Math.round(value) : value} ms`);
 const pct = (value) => (value === undefined || value === null ? '–' : `${(value * 100).toFixed(1)} %`);
 const num = (value, unit = '') => (value === undefined || value === null ? '–' : `${value}${unit}`);
+const bytes = (value) => {
+  if (value === undefined || value === null) return '–';
+  const [size, unit] = value < 1048576 ? [value / 1024, 'KiB'] : [value / 1048576, 'MiB'];
+  return `${size >= 10 ? Math.round(size) : size.toFixed(1)} ${unit}`;
+};
 const ago = (iso) => {
   if (!iso) return '–';
   const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
@@ -74,7 +79,7 @@ function draw(snapshot) {
     `errors ${pct(parts.db.traffic.errorRate)}`,
     `${d.address} ${parts.db.health}`,
     `threads ${num(d.threadsConnected)}/${num(d.threadsRunning)} run`,
-    `hit ${pct(d.bufferPoolHitRatio)} ${num(d.schemaMiB, ' MiB')}`,
+    `hit ${pct(d.bufferPoolHitRatio)} data ${bytes(d.schemaBytes)}`,
   ]);
   drawWeakPoints(snapshot.weakPoints);
   drawRecent(snapshot.recent);
