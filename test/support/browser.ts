@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
+import { sleep } from '../../scripts/tool/core/wait.js';
 
 const run = promisify(execFile);
 
@@ -67,7 +67,7 @@ export async function steadily<T>(navigation: () => Promise<T>): Promise<T> {
       return await navigation();
     } catch (error) {
       if (attempt >= 4 || !/ERR_NETWORK_CHANGED/.test((error as Error).message)) throw error;
-      await delay(500);
+      await sleep(500);
     }
   }
 }

@@ -135,7 +135,7 @@ export async function deployStack(cluster: Cluster, options: DeployOptions) {
 }
 
 /** The app service as it runs now (its image and replica count), or undefined before the first deploy. */
-export async function liveApp(cluster: Cluster): Promise<{ image: string; replicas: number } | undefined> {
+export async function liveApp(cluster: Cluster): Promise<{ image: string; replicas?: number } | undefined> {
   const spec = await onManager(
     cluster,
     `docker service inspect --format '{{json .Spec}}' ${service(cluster, 'app')} 2>/dev/null || true`,
@@ -145,7 +145,7 @@ export async function liveApp(cluster: Cluster): Promise<{ image: string; replic
     TaskTemplate: { ContainerSpec: { Image: string } };
     Mode: { Replicated?: { Replicas?: number } };
   };
-  return { image: parsed.TaskTemplate.ContainerSpec.Image, replicas: parsed.Mode.Replicated?.Replicas ?? 0 };
+  return { image: parsed.TaskTemplate.ContainerSpec.Image, replicas: parsed.Mode.Replicated?.Replicas };
 }
 
 /** Sets the number of app replicas and waits until exactly that many run healthy. */

@@ -15,6 +15,8 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** The body as it came, e.g. still compressed when the request accepted gzip. */
+  bytes: Buffer;
   json<T = any>(): T;
 }
 
@@ -62,8 +64,9 @@ export function request(endpoint: Endpoint, path: string, options: HttpRequest =
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
+        const bytes = Buffer.concat(chunks);
+        const text = bytes.toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, bytes, json: () => JSON.parse(text) });
       });
       res.on('error', reject);
     };
