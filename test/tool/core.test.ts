@@ -22,7 +22,7 @@ describe('wholeNumber (command-line options)', () => {
   });
 });
 
-describe('replaceSection (generated README sections)', () => {
+describe('replaceSection (generated docs sections)', () => {
   const doc = 'intro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\noutro\n';
 
   it('replaces only what stands between the markers, keeping them', () => {

@@ -1,4 +1,4 @@
-// `npm run bench` (scripts/bench): measures the stack (see README, "Performance"). Options: --help.
+// `npm run bench` (scripts/bench): measures the stack. Options: --help.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,8 @@ import { markdownReport, markdownTables, svgChart } from './report.js';
 import { runBench, type BenchReport } from './run.js';
 
 const PUBLISHED = path.join(REPO_ROOT, 'scripts/tool/bench/results');
+/** The docs page whose `bench` section `--publish` rewrites. */
+export const PERFORMANCE_PAGE = 'docs/performance.md';
 
 const HELP = `npm run bench -- [options]
   --project NAME        compose project to measure; brought up from docker-compose.yml when
@@ -25,7 +27,7 @@ const HELP = `npm run bench -- [options]
   --posts N             posts in the table before the run (100000; topped up once)
   --generator-cpus SET  CPUs wrk is pinned to, "none" to let it float (default: the last CPU)
   --out DIR             results folder (test/results/bench)
-  --publish             also write scripts/tool/bench/results/latest.{md,svg} and the README section
+  --publish             also write scripts/tool/bench/results/latest.{md,svg} and the tables in docs/performance.md
 `;
 
 function writeResults(dir: string, report: BenchReport, command: string, log: (line: string) => void): void {
@@ -36,13 +38,14 @@ function writeResults(dir: string, report: BenchReport, command: string, log: (l
   log(`results written to ${path.relative(REPO_ROOT, dir) || '.'}/latest.{md,svg,json}`);
 }
 
-/** The README's Performance section shows the latest published tables. */
-function publishToReadme(report: BenchReport, command: string): void {
-  const readmePath = path.join(REPO_ROOT, 'README.md');
+/** The performance page shows the latest published tables, and the chart beside them. */
+function publishToDocs(report: BenchReport, command: string): void {
+  const page = path.join(REPO_ROOT, PERFORMANCE_PAGE);
+  const chart = path.relative(path.dirname(page), path.join(PUBLISHED, 'latest.svg'));
   const body =
     `Measured ${report.startedAt} with \`${command}\` (${os.cpus().length} cores shared with the load generator):\n\n` +
-    `${markdownTables(report)}\n\n![throughput per route and the connection sweep](scripts/tool/bench/results/latest.svg)\n`;
-  writeFileSync(readmePath, replaceSection(readFileSync(readmePath, 'utf8'), 'bench', body));
+    `${markdownTables(report)}\n\n![throughput per route and the connection sweep](${chart})\n`;
+  writeFileSync(page, replaceSection(readFileSync(page, 'utf8'), 'bench', body));
 }
 
 export async function bench(args: string[]): Promise<void> {
@@ -98,8 +101,8 @@ export async function bench(args: string[]): Promise<void> {
   writeResults(values.out, report, command, log);
   if (values.publish) {
     writeResults(PUBLISHED, report, command, log);
-    publishToReadme(report, command);
-    log('README.md Performance section updated');
+    publishToDocs(report, command);
+    log(`${PERFORMANCE_PAGE}: the published tables updated`);
   }
   process.stdout.write(`\n${markdownTables(report)}\n`);
 }

@@ -1,6 +1,6 @@
 /**
  * Replaces what stands between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in a Markdown
- * document (the README's generated sections), keeping the markers. Throws when they are missing.
+ * document (a docs page's generated section), keeping the markers. Throws when they are missing.
  */
 export function replaceSection(document: string, name: string, body: string): string {
   const begin = `<!-- ${name}:begin -->`;

@@ -1,4 +1,4 @@
-// Renders the README's "Reliability" figures from what the tests measured
+// Renders the reliability page's generated figures from what the tests measured
 // (test/results/reliability.json, written by a full `scripts/test` run).
 import { readFile, writeFile } from 'node:fs/promises';
 import { replaceSection } from '../core/markdown.js';
@@ -43,7 +43,7 @@ const statuses = (counts: Record<string, number>) =>
     .join(', ') || 'none';
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** The README's Reliability section as Markdown. */
+/** The reliability page's generated section as Markdown. */
 export function renderReliability(r: ReliabilityResults): string {
   const hostile = r.hostileInput.categories.map((c) => `| ${c.category} | ${c.cases} | ${c.passed} |`).join('\n');
   const open = Object.entries(r.exposure)
@@ -72,10 +72,13 @@ ${hostile}
 | ports probed from an outside network namespace | ${open} |`;
 }
 
-/** Rewrites the README's Reliability section from test/results/reliability.json. */
+/** The docs page whose `reliability` section the report rewrites. */
+export const RELIABILITY_PAGE = 'docs/reliability.md';
+
+/** Rewrites the reliability page's generated section from test/results/reliability.json. */
 export async function reliabilityReport(): Promise<void> {
   const results = JSON.parse(await readFile(`${REPO_ROOT}test/results/reliability.json`, 'utf8')) as ReliabilityResults;
-  const readme = `${REPO_ROOT}README.md`;
-  await writeFile(readme, replaceSection(await readFile(readme, 'utf8'), 'reliability', renderReliability(results)));
-  console.log('README.md: reliability figures updated from test/results/reliability.json');
+  const page = `${REPO_ROOT}${RELIABILITY_PAGE}`;
+  await writeFile(page, replaceSection(await readFile(page, 'utf8'), 'reliability', renderReliability(results)));
+  console.log(`${RELIABILITY_PAGE}: reliability figures updated from test/results/reliability.json`);
 }
