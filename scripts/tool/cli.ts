@@ -24,7 +24,7 @@ const usage = `usage:
   scripts/drill [--connections N] [--cap SECONDS] [--watch SECONDS]
                                  stop, then kill, each part under load; print what users saw
   scripts/bench [options]        measure the stack (npm run bench; --help for its options)
-  npm run report:reliability     the README's Reliability section from the last test run
+  npm run report:reliability     docs/reliability.md's figures from the last test run
 
   scripts/dns records --ipv4 IP [--ipv6 IP] [--domain www.D] [--caa CA]
                                  the zone records for SITE_DOMAIN, as a zone file and a table

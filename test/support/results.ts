@@ -2,13 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 
-/** Writes a measured result where the README's figures are copied from (test/results/, git-ignored). */
+/** Writes a measured result where the docs' figures are copied from (test/results/, git-ignored). */
 export function writeResult(name: string, text: string): void {
   mkdirSync(`${REPO_ROOT}test/results`, { recursive: true });
   writeFileSync(`${REPO_ROOT}test/results/${name}`, `${text.trimEnd()}\n`);
 }
 
-/** Figures the reliability tests measured, collected in test/results/reliability.json for the README. */
+/** Figures the reliability tests measured, collected in test/results/reliability.json for the docs. */
 const RELIABILITY_FILE = `${REPO_ROOT}test/results/reliability.json`;
 
 export async function recordResult(section: string, value: unknown): Promise<void> {

@@ -141,7 +141,7 @@ export interface CommandResult {
   ms: number;
 }
 
-/** Every scripts/vps run of the test, with its output: the README's examples are copied from it. */
+/** Every scripts/vps run of the test, with its output: the docs' examples are copied from it. */
 export const TRANSCRIPT = path.join(REPO_ROOT, 'test/results/vps-commands.txt');
 
 export function startTranscript(): void {

@@ -184,7 +184,7 @@ function formatRow(row: DrillRow): string {
   return `| ${row.part} | ${ACTION_NAMES[row.action]} | ${row.page} | ${row.api} | ${secs(row.outageMs)} | ${byItself} | ${repair} | ${row.lostWrites} of ${row.acknowledgedWrites} |`;
 }
 
-/** The drill's results as a Markdown table (the README's copy comes from this). */
+/** The drill's results as a Markdown table (the docs' copy comes from this). */
 export function formatDrill(rows: DrillRow[]): string {
   return [
     '| part | action | users saw: page `/` | users saw: `/api/*` | outage | back by itself | repair by hand | acknowledged writes lost |',

@@ -10,7 +10,7 @@ import { buildStackImages, defaultRateLimits, startStack, type RateLimits, type 
  * webstack as a test fixture for other projects: `import { startWebstack } from 'webstack/testing'`.
  * The whole stack (nginx, the Fastify app, MySQL, the certs service) from this package's
  * docker-compose.yml, on free ports of 127.0.0.1 (HTTPS with its own CA, and HTTP that
- * redirects), with its own data; see README "Use it in your tests".
+ * redirects), with its own data; the docs' testing page shows a whole test.
  */
 
 export type { RateLimits };

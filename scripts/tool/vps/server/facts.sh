@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reads what setup must know about a server before it changes anything; changes nothing.
-# Prints KEY=VALUE lines (see scripts/tool/vps/server-facts.ts).
+# Prints KEY=VALUE lines, which setup parses on the machine it runs from.
 set -euo pipefail
 # shellcheck disable=SC1091
 . /etc/os-release 2>/dev/null || true
