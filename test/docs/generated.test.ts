@@ -14,7 +14,9 @@ describe('the generated sections', () => {
     [RELIABILITY_PAGE, 'reliability'],
   ])('%s holds the %s section its generator rewrites', (page, name) => {
     expect(page).toMatch(/^docs\/[a-z-]+\.md$/);
-    expect(replaceSection(read(page), name, 'generated')).toContain(`<!-- ${name}:begin -->\ngenerated\n<!-- ${name}:end -->`);
+    expect(replaceSection(read(page), name, 'generated')).toContain(
+      `<!-- ${name}:begin -->\ngenerated\n<!-- ${name}:end -->`,
+    );
   });
 
   it('README.md has no section a tool writes', () => {

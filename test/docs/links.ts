@@ -84,4 +84,3 @@ export function brokenLinks(root: string, files: string[]): BrokenLink[] {
   }
   return broken;
 }
-
