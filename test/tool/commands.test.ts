@@ -57,8 +57,9 @@ describe('the registry: every command and subcommand has a summary, a usage and 
         expect(help.out).toBe(helps[0]!.out);
       }
       const text = helps[0]!.out;
-      expect(text.split('\n')[0]).toBe(`scripts/${words.join(' ')}: ${command.summary}`);
-      expect(text).toContain(`usage: scripts/${words.join(' ')}`);
+      const runAs = command.runAs ?? `scripts/${words.join(' ')}`;
+      expect(text.split('\n')[0]).toBe(`${runAs}: ${command.summary}`);
+      expect(text).toContain(`usage: ${runAs}`);
       for (const name of Object.keys(command.options)) expect(text).toContain(`--${name}`);
       expect(text).toContain('-h, --help');
     },
@@ -108,14 +109,14 @@ describe('a wrong command line exits 2 with what was wrong and the usage', () =>
     expect((await run([name, 'help', 'nope'])).status).toBe(2);
   });
 
-  it.each(runnable.map(([words]) => [words.join(' '), words] as const))(
+  it.each(runnable.map(([words, command]) => [words.join(' '), words, command] as const))(
     'scripts/%s: an unknown option',
-    async (_name, words) => {
+    async (_name, words, command) => {
       const wrong = await run([...words, '--no-such-option']);
       expect(wrong.status).toBe(2);
       expect(wrong.out).toBe('');
       expect(wrong.err).toContain("Unknown option '--no-such-option'");
-      expect(wrong.err).toContain(`usage: scripts/${words.join(' ')}`);
+      expect(wrong.err).toContain(`usage: ${command.runAs ?? `scripts/${words.join(' ')}`}`);
     },
   );
 

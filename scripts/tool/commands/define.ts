@@ -33,6 +33,8 @@ export type Values<O extends Options> = Given<O> & Optional<O>;
 export interface Command<O extends Options = Options> {
   name: string;
   summary: string;
+  /** How a person runs it, when not as scripts/NAME. */
+  runAs?: string;
   /** Positional arguments as shown in the usage, e.g. "HOST FILE"; none accepted when absent. */
   args?: string;
   options: O;

@@ -24,9 +24,13 @@ function flag(name: string, spec: OptionSpec): string {
   return spec.type === 'string' ? `--${name} ${spec.value ?? 'VALUE'}` : `--${name}`;
 }
 
+/** What a person types to run the command, e.g. `scripts/vps deploy`. */
+const invocation = (command: Command, group?: Group) =>
+  command.runAs ?? `scripts/${group ? `${group.name} ` : ''}${command.name}`;
+
 /** The command line, e.g. `scripts/vps deploy HOST [--image REF] ...`. */
 export function usageLine(command: Command, group?: Group): string {
-  const words = [`scripts/${group ? `${group.name} ` : ''}${command.name}`];
+  const words = [invocation(command, group)];
   if (command.args) words.push(command.args);
   for (const [name, spec] of Object.entries(command.options)) {
     const text = `${flag(name, spec)}${spec.multiple ? ' ...' : ''}`;
@@ -50,9 +54,8 @@ function optionLines(command: Command): string[] {
 }
 
 export function commandHelp(command: Command, group?: Group): string {
-  const name = `scripts/${group ? `${group.name} ` : ''}${command.name}`;
   return [
-    `${name}: ${command.summary}`,
+    `${invocation(command, group)}: ${command.summary}`,
     '',
     `usage: ${usageLine(command, group)}`,
     '',

@@ -95,7 +95,8 @@ export const cert = {
 
 export const reliabilityReport = defineCommand({
   name: 'reliability-report',
-  summary: "the README's Reliability section from the last test run (npm run report:reliability)",
+  summary: "the README's Reliability section from the last test run",
+  runAs: 'npm run report:reliability',
   options: {},
   async run() {
     const { reliabilityReport } = await import('../report/reliability.js');
