@@ -38,7 +38,10 @@ async function output(command: string, args: string[]): Promise<string | undefin
 const isTestResource = (labels: string) =>
   /(^|,)(org\.testcontainers=true|org\.webstack\.test-run=|com\.docker\.compose\.project=webstack-test-)/.test(labels);
 
-/** `docker KIND ls` as "name state" lines, test resources left out; the engine's own default networks included. */
+/**
+ * `docker KIND ls` as "id name" lines, test resources left out. A container's state counts for
+ * the stack scripts/up runs (compose project webstack) only: others' containers start and stop meanwhile.
+ */
 async function dockerList(kind: string, fields: string): Promise<string | undefined> {
   const list = await output('docker', [
     kind,
@@ -50,7 +53,12 @@ async function dockerList(kind: string, fields: string): Promise<string | undefi
   return list
     ?.split('\n')
     .filter((line) => line && !isTestResource(line.split('\t')[1] ?? ''))
-    .map((line) => line.split('\t')[0])
+    .map((line) => {
+      const [fields = '', labels = ''] = line.split('\t');
+      return kind !== 'container' || /(^|,)com\.docker\.compose\.project=webstack(,|$)/.test(labels)
+        ? fields
+        : fields.replace(/ \S+$/, '');
+    })
     .sort()
     .join('\n');
 }
