@@ -144,7 +144,12 @@ describe('certificates from an ACME CA (Pebble), DNS checked first', () => {
     expect(lastError).toContain(`${APEX} has no A record`);
     expect(lastError).toContain(`${SITE_DOMAIN} is a CNAME to elsewhere.example`);
     // The same words as the command a person would run.
-    const check = await dnsCheck(['--resolver', `${network.dns}:53`, '--ipv4', network.stack, '--caa', CAA_IDENTITY]);
+    const check = await dnsCheck({
+      domain: SITE_DOMAIN,
+      resolver: `${network.dns}:53`,
+      ipv4: network.stack,
+      caa: CAA_IDENTITY,
+    });
     expect(check.ok).toBe(false);
     for (const problem of lastError!.replace(/^dns-check: /, '').split('; ')) expect(check.report).toContain(problem);
     // Pebble never saw an order, and the site is up with the local CA's certificate.

@@ -1,4 +1,5 @@
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { TEST_LABEL } from './labels.js';
 import { composeService } from '../../scripts/tool/core/compose.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
@@ -43,6 +44,7 @@ export async function startDatabase(): Promise<TestDatabase> {
   const password = secret();
   const rootPassword = secret();
   const container = await new GenericContainer(imagesOf(process.env).mysql)
+    .withLabels(TEST_LABEL)
     .withEnvironment({
       MYSQL_ROOT_PASSWORD: rootPassword,
       MYSQL_DATABASE: 'webstack',

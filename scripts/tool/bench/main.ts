@@ -2,7 +2,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { wholeNumber } from '../core/args.js';
 import { imagesOf, loadEnv } from '../core/env.js';
 import { replaceSection } from '../core/markdown.js';
@@ -13,22 +12,6 @@ import { runBench, type BenchReport } from './run.js';
 const PUBLISHED = path.join(REPO_ROOT, 'scripts/tool/bench/results');
 /** The docs page whose `bench` section `--publish` rewrites. */
 export const PERFORMANCE_PAGE = 'docs/performance.md';
-
-const HELP = `npm run bench -- [options]
-  --project NAME        compose project to measure; brought up from docker-compose.yml when
-                        not running, and taken down after (default webstack-bench). A running
-                        stack gets the seed posts and the POSTed ones: never one with real data
-  --keep                leave a stack this run brought up running
-  --no-build            do not build the images when bringing the stack up
-  --seconds N           measured seconds per step (5); --warmup N seconds before each (2)
-  --rounds N            times the per-route table is measured, interleaved; median shown (3)
-  --connections N       connections for the per-route table (32)
-  --sweep LIST          connection counts of the sweep (1,2,4,8,16,32,64,128,256)
-  --posts N             posts in the table before the run (100000; topped up once)
-  --generator-cpus SET  CPUs wrk is pinned to, "none" to let it float (default: the last CPU)
-  --out DIR             results folder (test/results/bench)
-  --publish             also write scripts/tool/bench/results/latest.{md,svg} and the tables in docs/performance.md
-`;
 
 function writeResults(dir: string, report: BenchReport, command: string, log: (line: string) => void): void {
   mkdirSync(dir, { recursive: true });
@@ -48,29 +31,23 @@ function publishToDocs(report: BenchReport, command: string): void {
   writeFileSync(page, replaceSection(readFileSync(page, 'utf8'), 'bench', body));
 }
 
-export async function bench(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      project: { type: 'string', default: 'webstack-bench' },
-      keep: { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '2' },
-      connections: { type: 'string', default: '32' },
-      sweep: { type: 'string', default: '1,2,4,8,16,32,64,128,256' },
-      posts: { type: 'string', default: '100000' },
-      'generator-cpus': { type: 'string' },
-      out: { type: 'string', default: path.join(REPO_ROOT, 'test/results/bench') },
-      publish: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
+/** The bench command's options, as its definition in the registry parses them. */
+export interface BenchOptions {
+  project: string;
+  keep: boolean;
+  'no-build': boolean;
+  seconds: string;
+  rounds: string;
+  warmup: string;
+  connections: string;
+  sweep: string;
+  posts: string;
+  'generator-cpus'?: string;
+  out?: string;
+  publish: boolean;
+}
+
+export async function bench(values: BenchOptions, args: string[]): Promise<void> {
   // The image choice scripts/up recorded in .env (official or local stand-ins).
   const env = loadEnv();
   const images = imagesOf(env);
@@ -98,7 +75,7 @@ export async function bench(args: string[]): Promise<void> {
     generatorImage: `webstack/wrk:${images.tag}`,
   });
 
-  writeResults(values.out, report, command, log);
+  writeResults(values.out ?? path.join(REPO_ROOT, 'test/results/bench'), report, command, log);
   if (values.publish) {
     writeResults(PUBLISHED, report, command, log);
     publishToDocs(report, command);

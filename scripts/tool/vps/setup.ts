@@ -122,10 +122,12 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
   const settings: SiteSettings = { ...options, serverIpv4: ipv4 };
 
   await step(`checking that DNS for ${options.domain} points at ${ipv4}`, async () => {
-    const args = ['--domain', options.domain, '--ipv4', ipv4];
-    if (options.dnsResolver) args.push('--resolver', options.dnsResolver);
-    if (options.caaIdentity) args.push('--caa', options.caaIdentity);
-    const { ok, report: text } = await dnsCheck(args);
+    const { ok, report: text } = await dnsCheck({
+      domain: options.domain,
+      ipv4,
+      resolver: options.dnsResolver,
+      caa: options.caaIdentity,
+    });
     if (!ok) {
       throw new Error(
         `${text}\nnothing was changed on the server: set the records scripts/dns records --ipv4 ${ipv4} --domain ${options.domain} prints at your DNS provider, wait for them to resolve, then run setup again`,

@@ -1,0 +1,169 @@
+// scripts/cluster: the stack on Docker Swarm across servers reached over SSH.
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { wholeNumber } from '../core/args.js';
+import type { Cluster } from '../cluster/swarm.js';
+import { defineCommand, UsageError } from './define.js';
+
+const common = {
+  manager: { type: 'string', value: 'USER@HOST', required: true, help: 'the Swarm manager, reached over SSH' },
+  identity: { type: 'string', value: 'KEY', help: 'the SSH key to log in with' },
+  'known-hosts': { type: 'string', value: 'FILE', help: 'the known_hosts file SSH checks the servers against' },
+} as const;
+
+/** Settings stack.yml takes from .env or the environment, as docker-compose.yml does. */
+const PASSED_THROUGH = [
+  'RATE_LIMIT_WRITES',
+  'RATE_LIMIT_WRITES_BURST',
+  'RATE_LIMIT_READS',
+  'RATE_LIMIT_READS_BURST',
+  'LOG_LEVEL',
+  'DB_POOL_SIZE',
+];
+
+async function settings() {
+  const { imagesOf, loadEnv } = await import('../core/env.js');
+  const env = loadEnv();
+  // Compressing the image stream pays on a slow link, and only costs CPU on a fast one.
+  return { env, images: imagesOf(env), compress: env.CLUSTER_SHIP_COMPRESS !== 'false' };
+}
+
+async function clusterFrom(values: { manager: string; identity?: string; 'known-hosts'?: string }): Promise<Cluster> {
+  const [{ parseHost }, { STACK }] = await Promise.all([import('../remote/ssh.js'), import('../cluster/swarm.js')]);
+  return {
+    manager: parseHost(values.manager, { identity: values.identity, knownHosts: values['known-hosts'] }),
+    stack: STACK,
+    log: (line) => console.log(line),
+  };
+}
+
+const stack = () => import('../cluster/stack.js');
+
+export const cluster = {
+  name: 'cluster',
+  summary: 'the stack on Docker Swarm across servers reached over SSH',
+  subcommands: [
+    defineCommand({
+      name: 'init',
+      summary: 'make the manager a Swarm manager and the workers join it (again: harmless)',
+      options: {
+        ...common,
+        worker: { type: 'string', value: 'USER@HOST', multiple: true, help: 'a server that joins as a worker' },
+        'advertise-addr': { type: 'string', value: 'IP', help: 'the address the manager advertises to the workers' },
+      },
+      async run(values) {
+        const c = await clusterFrom(values);
+        const [{ parseHost }, { initCluster }] = await Promise.all([
+          import('../remote/ssh.js'),
+          import('../cluster/swarm.js'),
+        ]);
+        const workers = (values.worker ?? []).map((w) =>
+          parseHost(w, { identity: values.identity, knownHosts: values['known-hosts'] }),
+        );
+        await initCluster({ manager: c.manager, workers, advertiseAddr: values['advertise-addr'], log: c.log });
+      },
+    }),
+    defineCommand({
+      name: 'label',
+      summary: 'label a node: webstack.edge=true, webstack.db=true, webstack.zone=Z',
+      args: 'NODE KEY=VALUE ...',
+      options: common,
+      details: `webstack.edge=true runs nginx (80/443), webstack.db=true the database and its volume,
+webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from status.`,
+      async run(values, positionals) {
+        const [node, ...labels] = positionals;
+        if (!node) throw new UsageError('give the node and its labels: NODE KEY=VALUE ...');
+        const { labelNode } = await import('../cluster/swarm.js');
+        await labelNode(await clusterFrom(values), node, labels);
+      },
+    }),
+    defineCommand({
+      name: 'ship',
+      summary: "send the stack's images (default: app, nginx, database of IMAGE_TAG) to every node",
+      args: '[IMAGE ...]',
+      options: common,
+      details: 'The images travel compressed unless CLUSTER_SHIP_COMPRESS=false.',
+      async run(values, positionals) {
+        const { images, compress } = await settings();
+        const refs = positionals.length > 0 ? positionals : [images.app, images.nginx, images.mysql];
+        for (const result of await (await stack()).ship(await clusterFrom(values), refs, compress)) {
+          console.log(`sent ${result.sent.join(', ') || 'nothing'} in ${(result.ms / 1000).toFixed(1)} s`);
+        }
+      },
+    }),
+    defineCommand({
+      name: 'deploy',
+      summary: "passwords as secrets, the local CA's certificate, docker stack deploy; waits until all runs",
+      options: {
+        ...common,
+        image: { type: 'string', value: 'REF', help: "the app image (default: the one running, else IMAGE_TAG's)" },
+        replicas: { type: 'string', value: 'N', help: 'app replicas (default: as many as run, else 3)' },
+        domain: { type: 'string', value: 'www.D', help: "the site's name (default .env's SITE_DOMAIN)" },
+        state: {
+          type: 'string',
+          value: 'DIR',
+          help: 'where the secrets and the CA are kept (default ~/.webstack/cluster)',
+        },
+      },
+      details: 'Again: the app keeps the image and replica count it runs unless --image or --replicas is given.',
+      async run(values) {
+        const { env, images } = await settings();
+        const { deployStack, liveApp } = await stack();
+        const c = await clusterFrom(values);
+        // A deploy that changes settings must not undo `update` or `scale`.
+        const live = await liveApp(c);
+        const { ca } = await deployStack(c, {
+          release: { app: values.image ?? live?.image ?? images.app, nginx: images.nginx, mysql: images.mysql },
+          stateDir: values.state ?? path.join(homedir(), '.webstack', 'cluster'),
+          siteDomain: values.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com',
+          appReplicas: wholeNumber('replicas', values.replicas, live?.replicas ?? 3),
+          // As with docker-compose.yml, .env or the environment may set these.
+          env: Object.fromEntries(PASSED_THROUGH.flatMap((name) => (env[name] ? [[name, env[name]]] : []))),
+        });
+        console.log(`deployed; the local CA that signed the site's certificate:\n${ca}`);
+      },
+    }),
+    defineCommand({
+      name: 'scale',
+      summary: 'run N app replicas',
+      args: 'N',
+      options: common,
+      async run(values, positionals) {
+        if (positionals.length !== 1) throw new UsageError('give how many app replicas: scale N');
+        const { scaleApp } = await stack();
+        await scaleApp(await clusterFrom(values), wholeNumber('replicas', positionals[0], 1));
+      },
+    }),
+    defineCommand({
+      name: 'update',
+      summary: 'ship REF and roll the app replicas onto it one by one; rolls back by itself on failure',
+      options: {
+        ...common,
+        image: { type: 'string', value: 'REF', required: true, help: 'the app image to roll out' },
+      },
+      async run(values) {
+        const { compress } = await settings();
+        const outcome = await (await stack()).updateApp(await clusterFrom(values), values.image, compress);
+        console.log(`${outcome.state} in ${(outcome.ms / 1000).toFixed(0)} s ${outcome.message}`);
+        if (outcome.state !== 'completed') process.exitCode = 1;
+      },
+    }),
+    defineCommand({
+      name: 'rollback',
+      summary: "back to the app's previous image, the same rolling way",
+      options: common,
+      async run(values) {
+        const outcome = await (await stack()).rollbackApp(await clusterFrom(values));
+        console.log(`${outcome.state} in ${(outcome.ms / 1000).toFixed(0)} s ${outcome.message}`);
+      },
+    }),
+    defineCommand({
+      name: 'status',
+      summary: 'nodes, services and where every task runs',
+      options: common,
+      async run(values) {
+        console.log(await (await stack()).clusterStatus(await clusterFrom(values)));
+      },
+    }),
+  ],
+};

@@ -1,0 +1,191 @@
+// scripts/vps: the stack on one server reached over SSH.
+import { wholeNumber } from '../core/args.js';
+import { REPO_ROOT } from '../core/paths.js';
+import type { Host } from '../remote/ssh.js';
+import { defineCommand, UsageError } from './define.js';
+
+const identity = { type: 'string', short: 'i', value: 'FILE', help: 'the SSH key to log in with' } as const;
+
+/** The server: the first positional argument, or VPS_HOST; then what follows it. */
+async function hostFrom(
+  positionals: string[],
+  identity: string | undefined,
+  most: number,
+): Promise<{ host: Host; rest: string[] }> {
+  const { parseHost } = await import('../remote/ssh.js');
+  const [first, ...rest] =
+    process.env.VPS_HOST && !positionals[0]?.includes('@') ? [process.env.VPS_HOST, ...positionals] : positionals;
+  if (!first) throw new UsageError('give the server: user@host[:port] (or set VPS_HOST)');
+  if (rest.length > most) throw new UsageError(`unexpected ${rest.slice(most).join(' ')}`);
+  return { host: parseHost(first, { identity, knownHosts: process.env.VPS_KNOWN_HOSTS || undefined }), rest };
+}
+
+async function settings() {
+  const env = (await import('../core/env.js')).loadEnv();
+  return { env, registry: env.REGISTRY || undefined };
+}
+
+export const vps = {
+  name: 'vps',
+  summary: 'the stack on one server reached over SSH, from a fresh server to the live https site',
+  details: `HOST is user@host[:port]; without it, VPS_HOST is the server. REGISTRY=host:port ships images
+through a registry; VPS_KNOWN_HOSTS=FILE uses that known_hosts file.`,
+  subcommands: [
+    defineCommand({
+      name: 'setup',
+      summary: 'a fresh Debian/Ubuntu server to the live https site; again: changes only what is not right',
+      args: 'HOST',
+      options: {
+        identity,
+        domain: { type: 'string', value: 'www.example.com', required: true, help: "the site's name" },
+        email: {
+          type: 'string',
+          value: 'you@example.com',
+          help: "where Let's Encrypt writes about expiring certificates (required unless --acme-directory)",
+        },
+        ipv4: { type: 'string', value: 'IP', help: "the server's public IPv4 address, when it cannot tell" },
+        'acme-directory': { type: 'string', value: 'URL', help: "an ACME directory other than Let's Encrypt's" },
+        'acme-ca': { type: 'string', value: 'FILE', help: "the CA certificate that directory's HTTPS is signed by" },
+        caa: { type: 'string', value: 'CA', help: 'the only CA allowed to issue (CAA record)' },
+        resolver: { type: 'string', value: 'HOST[:PORT]', help: 'the resolver the DNS check asks' },
+        set: { type: 'string', value: 'KEY=VALUE', multiple: true, help: "a setting of the server's .env" },
+      },
+      async run(values, positionals) {
+        const { host } = await hostFrom(positionals, values.identity, 0);
+        if (!values.email && !values['acme-directory']) {
+          throw new UsageError("give --email you@example.com (Let's Encrypt writes there about expiring certificates)");
+        }
+        const [{ readFileSync }, { parseSets }, { setup }] = await Promise.all([
+          import('node:fs'),
+          import('../vps/settings.js'),
+          import('../vps/setup.js'),
+        ]);
+        await setup({
+          host,
+          ...(await settings()),
+          domain: values.domain,
+          email: values.email,
+          ipv4: values.ipv4,
+          acmeDirectory: values['acme-directory'],
+          acmeDirectoryCa: values['acme-ca'] ? readFileSync(values['acme-ca'], 'utf8') : undefined,
+          caaIdentity: values.caa,
+          dnsResolver: values.resolver,
+          extra: parseSets(values.set ?? []),
+        });
+      },
+    }),
+    defineCommand({
+      name: 'deploy',
+      summary: "build the working tree's app here (or take REF), ship it, switch without downtime",
+      args: 'HOST',
+      options: {
+        identity,
+        image: { type: 'string', value: 'REF', help: 'ship this app image instead of building one' },
+        'ready-timeout': {
+          type: 'string',
+          value: 'SECONDS',
+          default: '90',
+          help: 'how long the new release may take to answer ready',
+        },
+      },
+      async run(values, positionals) {
+        const { host } = await hostFrom(positionals, values.identity, 0);
+        const { vpsDeploy } = await import('../vps/operate.js');
+        await vpsDeploy({
+          host,
+          ...(await settings()),
+          image: values.image,
+          readyTimeoutMs: wholeNumber('ready-timeout', values['ready-timeout'], 90) * 1000,
+        });
+      },
+    }),
+    defineCommand({
+      name: 'rollback',
+      summary: 'back to the previous release, the same way',
+      args: 'HOST',
+      options: { identity },
+      async run(values, positionals) {
+        const { host } = await hostFrom(positionals, values.identity, 0);
+        const { vpsRollback } = await import('../vps/operate.js');
+        await vpsRollback({ host, env: (await settings()).env });
+      },
+    }),
+    defineCommand({
+      name: 'backup',
+      summary: "dump the server's database to a file here",
+      args: 'HOST',
+      options: {
+        identity,
+        dir: { type: 'string', value: 'DIR', help: "folder for the dumps (default the repo's db/backups/<host>)" },
+        keep: { type: 'string', value: 'N', default: '7', help: 'newest dumps kept there' },
+      },
+      async run(values, positionals) {
+        const { host } = await hostFrom(positionals, values.identity, 0);
+        const { vpsBackup } = await import('../vps/operate.js');
+        await vpsBackup({
+          host,
+          env: (await settings()).env,
+          dir: values.dir ?? `${REPO_ROOT}db/backups/${host.host}`,
+          keep: wholeNumber('keep', values.keep, 7),
+        });
+      },
+    }),
+    defineCommand({
+      name: 'restore',
+      summary: "check FILE, then replace the server's database with it",
+      args: 'HOST FILE',
+      options: { identity, yes: { type: 'boolean', short: 'y', help: 'do not ask before replacing the database' } },
+      async run(values, positionals) {
+        const { host, rest } = await hostFrom(positionals, values.identity, 1);
+        const [file] = rest;
+        if (!file) throw new UsageError('give exactly one backup file');
+        const [{ vpsRestore }, { confirm }] = await Promise.all([
+          import('../vps/operate.js'),
+          import('../core/confirm.js'),
+        ]);
+        await vpsRestore({ host, env: (await settings()).env, file, yes: values.yes, confirm });
+      },
+    }),
+    defineCommand({
+      name: 'status',
+      summary: 'services, certificate expiry, disk, last release',
+      args: 'HOST',
+      options: { identity },
+      async run(values, positionals) {
+        const { host } = await hostFrom(positionals, values.identity, 0);
+        const { vpsStatus } = await import('../vps/operate.js');
+        console.log(await vpsStatus(host));
+      },
+    }),
+    defineCommand({
+      name: 'logs',
+      summary: "the services' logs (or one service's)",
+      args: 'HOST [SERVICE]',
+      options: {
+        identity,
+        follow: { type: 'boolean', short: 'f', help: 'keep printing new lines' },
+        tail: { type: 'string', value: 'N', default: '100', help: 'lines of the past shown' },
+      },
+      async run(values, positionals) {
+        const { host, rest } = await hostFrom(positionals, values.identity, 1);
+        const { vpsLogs } = await import('../vps/operate.js');
+        process.exitCode = await vpsLogs(host, {
+          service: rest[0],
+          follow: values.follow,
+          tail: wholeNumber('tail', values.tail, 100),
+        });
+      },
+    }),
+    defineCommand({
+      name: 'ssh',
+      summary: "a shell on the server (in /opt/webstack) or in a service's container",
+      args: 'HOST [SERVICE]',
+      options: { identity },
+      async run(values, positionals) {
+        const { host, rest } = await hostFrom(positionals, values.identity, 1);
+        const { vpsShell } = await import('../vps/operate.js');
+        process.exitCode = await vpsShell(host, rest[0]);
+      },
+    }),
+  ],
+};
