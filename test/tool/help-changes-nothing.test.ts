@@ -1,8 +1,19 @@
 // --help changes nothing: every command's help, run as a real process the way a person would,
-// leaves the repo's files (ignored ones like .env included), the installed packages and the
-// Docker engine's containers, images, networks and volumes as they were.
+// leaves the repo's files (ignored ones like .env included) and the installed packages as they
+// were, and never reaches the Docker engine or a package or service manager.
 import { execFile } from 'node:child_process';
-import { lstatSync, readdirSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -12,13 +23,18 @@ import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 
 const exec = promisify(execFile);
 
+// What the suite's other lanes write while this runs: their results, the consumer project's
+// install, the fixture's package build (dist/) and backups. Help writes none of them either.
+const WRITTEN_BY_OTHER_TESTS = ['test', 'dist', path.join('db', 'backups')];
+const writtenByOtherTests = (file: string) =>
+  WRITTEN_BY_OTHER_TESTS.some((dir) => file === dir || file.startsWith(`${dir}${path.sep}`));
+
 /** Every file under the repo with its size and modification time; node_modules by its top folders. */
 function files(dir = '', found: string[] = []): string[] {
   for (const entry of readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
     // .git changes under a running git (index refreshes); its state shows in `git status` below.
-    // test/results is where the suite's other lanes write while this runs.
-    if (file === '.git' || file === path.join('test', 'results')) continue;
+    if (file === '.git' || writtenByOtherTests(file)) continue;
     const stat = lstatSync(path.join(REPO_ROOT, file));
     found.push(`${file} ${stat.size} ${stat.mtimeMs}`);
     if (entry.isDirectory() && !entry.isSymbolicLink() && entry.name !== 'node_modules') files(file, found);
@@ -34,65 +50,45 @@ async function output(command: string, args: string[]): Promise<string | undefin
   }
 }
 
-/** Test resources (this repo's and others' tests, running meanwhile): not compared. */
-const isTestResource = (labels: string) =>
-  /(^|,)(org\.testcontainers=true|org\.webstack\.test-run=|com\.docker\.compose\.project=webstack-test-)/.test(labels);
-
-/**
- * `docker KIND ls` as "id name" lines, test resources left out. A container's state counts for
- * the stack scripts/up runs (compose project webstack) only: others' containers start and stop meanwhile.
- */
-async function dockerList(kind: string, fields: string): Promise<string | undefined> {
-  const list = await output('docker', [
-    kind,
-    'ls',
-    ...(kind === 'container' ? ['-a'] : []),
-    '--format',
-    `${fields}\t{{.Labels}}`,
-  ]);
-  return list
-    ?.split('\n')
-    .filter((line) => line && !isTestResource(line.split('\t')[1] ?? ''))
-    .map((line) => {
-      const [fields = '', labels = ''] = line.split('\t');
-      return kind !== 'container' || /(^|,)com\.docker\.compose\.project=webstack(,|$)/.test(labels)
-        ? fields
-        : fields.replace(/ \S+$/, '');
-    })
-    .sort()
-    .join('\n');
-}
-
-async function dockerState(): Promise<Record<string, string | undefined>> {
-  if ((await output('docker', ['info', '--format', '{{.ID}}'])) === undefined) return { engine: 'none' };
-  const [containers, networks, volumes, images] = await Promise.all([
-    dockerList('container', '{{.ID}} {{.Names}} {{.State}}'),
-    dockerList('network', '{{.ID}} {{.Name}}'),
-    dockerList('volume', '{{.Name}}'),
-    // What scripts/up would make: the local base images, and the stack's under its default tag
-    // (tests and other branches build theirs under tags of their own).
-    Promise.all(
-      ['webstack-local/*', '*:latest', '*/*:latest'].map((reference) =>
-        output('docker', [
-          'image',
-          'ls',
-          '--filter',
-          `reference=${reference}`,
-          '--format',
-          '{{.Repository}}:{{.Tag}} {{.ID}}',
-        ]),
-      ),
-    ).then((lists) => lists.join('')),
-  ]);
-  return { containers, networks, volumes, images };
-}
-
 async function machineState() {
+  const git = await output('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--ignored', '--untracked-files=all']);
   return {
-    git: await output('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--ignored', '--untracked-files=all']),
+    git: git
+      ?.split('\n')
+      .filter((line) => !writtenByOtherTests(line.slice(3)))
+      .join('\n'),
     files: files().sort().join('\n'),
     packages: await output('sh', ['-c', 'command -v dpkg-query >/dev/null && dpkg-query -W || true']),
-    docker: await dockerState(),
+  };
+}
+
+/**
+ * Where help could change the machine without writing a file: the Docker engine (the CLI and
+ * dockerode alike reach it through DOCKER_HOST) and the package and service managers. Help
+ * runs with DOCKER_HOST on a socket that records every connection and with these commands
+ * replaced by ones that record their call, so that any attempt fails the test, whatever the
+ * suite's other lanes do to the real engine meanwhile.
+ */
+const MACHINE_CHANGERS = ['apt-get', 'apt', 'dpkg', 'dockerd', 'debootstrap', 'systemctl', 'service', 'docker'];
+
+async function recordingMachine(dir: string) {
+  const calls: string[] = [];
+  const socket = path.join(dir, 'docker.sock');
+  const server = createServer((connection) => {
+    calls.push('a connection to the Docker engine');
+    connection.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  const log = path.join(dir, 'calls');
+  for (const name of MACHINE_CHANGERS) {
+    writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >>'${log}'\nexit 1\n`, { mode: 0o755 });
+  }
+  return {
+    env: { DOCKER_HOST: `unix://${socket}`, PATH: `${bin}:${process.env.PATH ?? ''}` },
+    calls: () => [...calls, ...(existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [])],
+    close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
 
@@ -117,7 +113,10 @@ describe('help changes nothing', () => {
     'every scripts/... --help, the overview, --version, and up/test with a wrong argument',
     { timeout: 600_000 },
     async () => {
-      const { IMAGE_TAG: _tag, ...env } = process.env;
+      const dir = mkdtempSync(path.join(tmpdir(), 'webstack-help-'));
+      const machine = await recordingMachine(dir);
+      const { IMAGE_TAG: _tag, ...inherited } = process.env;
+      const env = { ...inherited, ...machine.env };
       const before = await machineState();
       const results: string[] = [];
       for (const [name, ...args] of helps) {
@@ -134,6 +133,9 @@ describe('help changes nothing', () => {
       }
       expect(results.length).toBe(helps.length);
       expect(await machineState()).toEqual(before);
+      expect(machine.calls()).toEqual([]);
+      await machine.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   );
 });
