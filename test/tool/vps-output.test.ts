@@ -54,6 +54,13 @@ describe('scripts/vps: the base images, chosen as scripts/up chooses them', () =
     expect(docker.calls().filter((call) => call.startsWith('pull'))).toEqual([]);
   });
 
+  it('passes on the CA bundle image builds trust', async () => {
+    const docker = fakeDocker();
+    const bundle = path.join(REPO_ROOT, 'package.json'); // any readable file stands for one
+    const env = await ensureBaseImages({ ...docker.env, BUILD_CA_BUNDLE: bundle }, () => undefined);
+    expect(env.BUILD_CA_BUNDLE).toBe(bundle);
+  });
+
   it('fills in only the missing ones', async () => {
     const docker = fakeDocker();
     const env = await ensureBaseImages({ ...docker.env, MYSQL_IMAGE: 'example/mariadb:11' }, () => undefined);

@@ -36,8 +36,8 @@ export async function vpsDeploy(
   if (!image) {
     const release = releaseTag(images.tag, new Date());
     image = `webstack/app:${release}`;
-    log(`choosing the base images on this machine, as scripts/up does`);
-    const baseEnv = await ensureBaseImages(env, log);
+    log('making sure the base images are on this machine, as scripts/up does');
+    const baseEnv = { ...env, ...(await ensureBaseImages(env, (line) => log(`  ${line}`))) };
     log(`building ${image} on this machine`);
     await compose(`webstack-vps-build-${images.tag}`, ['build', 'app'], buildEnv({ ...baseEnv, IMAGE_TAG: release }));
   }

@@ -136,9 +136,12 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     log(text.replace(/^/gm, '  '));
   });
 
-  const baseEnv = await step('choosing the base images on this machine, as scripts/up does', () =>
-    ensureBaseImages(options.env, log),
-  );
+  const baseEnv = {
+    ...options.env,
+    ...(await step('making sure the base images are on this machine, as scripts/up does', () =>
+      ensureBaseImages(options.env, (line) => log(`  ${line}`)),
+    )),
+  };
   const images = imagesOf(baseEnv);
   const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
   await step(`building the release on this machine (${images.app}, ${images.nginx}, ${images.certs})`, () =>
