@@ -70,7 +70,7 @@ describe('scripts/vps: the base images, chosen as scripts/up chooses them', () =
 
   it('says what to do about an image to ship that this machine lacks', () => {
     expect(missingImage('webstack/app:v2', false)).toBe(
-      'image webstack/app:v2 is not on this machine: build it here, or docker pull webstack/app:v2, then run this again',
+      'image webstack/app:v2 is not on this machine: build it, or docker pull webstack/app:v2, then run this again',
     );
     const failed = missingImage(
       'mysql:8',
@@ -114,7 +114,7 @@ describe("scripts/vps setup: the server's .env (server/env.sh, run here on a fol
   it('names the settings it changed, never their values, and keeps the passwords', () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'webstack-env-sh-')), 'stack');
     expect(envSh(dir, 'SITE_DOMAIN=www.a.test\nRATE_LIMIT_READS=10r/s\n')).toBe(
-      `changed: wrote ${dir}/.env with passwords generated on the server, kept only there (mode 600)\n`,
+      `changed: wrote ${dir}/.env with passwords generated on the server, which alone keeps them (mode 600)\n`,
     );
     const password = /^MYSQL_PASSWORD=(.+)$/m.exec(readFileSync(`${dir}/.env`, 'utf8'))?.[1];
     expect(envSh(dir, 'SITE_DOMAIN=www.a.test\nRATE_LIMIT_READS=10r/s\n')).toBe(`ok: ${dir}/.env is up to date\n`);

@@ -88,8 +88,7 @@ const localId = async (ref: string) =>
 
 /** What to tell the user when an image to ship is not on this machine. */
 export function missingImage(ref: string, pullable: boolean, pullError?: string): string {
-  if (!pullable)
-    return `image ${ref} is not on this machine: build it here, or docker pull ${ref}, then run this again`;
+  if (!pullable) return `image ${ref} is not on this machine: build it, or docker pull ${ref}, then run this again`;
   const said = pullError?.trim().split('\n').pop() ?? 'no message';
   return `image ${ref} is not on this machine and docker pull ${ref} failed (${said}): run docker pull ${ref} where a registry answers, or give a base image this machine has (MYSQL_IMAGE, NGINX_IMAGE, NODE_IMAGE in the environment or .env)`;
 }

@@ -39,7 +39,7 @@ else
   chmod 600 "$file.new"
   mv "$file.new" "$file"
   if [ -n "$new_secrets" ]; then
-    echo "changed: wrote $file with passwords generated on the server, kept only there (mode 600)"
+    echo "changed: wrote $file with passwords generated on the server, which alone keeps them (mode 600)"
   else
     echo "changed: updated the settings ${changed// /, } in $file; passwords kept"
   fi
