@@ -130,7 +130,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     const { ok, report: text } = await dnsCheck(args);
     if (!ok) {
       throw new Error(
-        `${text}\nnothing was changed on the server: set the records scripts/dns records --ipv4 ${ipv4} --domain ${options.domain} prints at your DNS provider, wait for them to resolve, then run setup again`,
+        `${text}\nnothing was changed on the server: set the records that "scripts/dns records --ipv4 ${ipv4} --domain ${options.domain}" prints at your DNS provider, wait until they resolve, then run setup again`,
       );
     }
     log(text.replace(/^/gm, '  '));
