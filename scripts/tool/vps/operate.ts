@@ -142,7 +142,8 @@ export function logsCommand(options: LogsOptions, terminal: boolean): string {
 
 /**
  * The stack's logs on the server (compose logs), optionally one service, optionally followed.
- * Into a terminal as they come; into a pipe or a file as plain text.
+ * Into a terminal as they come; into a pipe or a file as plain text: Compose 2.26 starts
+ * every line with ESC[2K even with --no-color and no terminal, so the escapes are removed here.
  */
 export async function vpsLogs(host: Host, options: LogsOptions): Promise<number> {
   const terminal = process.stdout.isTTY === true && process.stderr.isTTY === true;
