@@ -150,7 +150,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
 
   return withServerLock(host, 'setup', async () => {
     await step(
-      `installing Docker Engine and Compose v2 (distribution packages), the firewall, start at boot on ${label}`,
+      `installing on ${label}: Docker Engine and Compose v2 (distribution packages), the firewall, start at boot`,
       async () =>
         report(await runScript(host, 'prepare.sh', [String(facts.sshPort), facts.user], { onStderr: progressTo(log) })),
     );
@@ -158,32 +158,27 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     // healthy stack as it is: only what follows (images, release files, .env) calls for compose up.
     const hostChanges = changes.length;
 
-    await step(
-      `shipping the images from this machine to ${label}${options.registry ? ` through ${options.registry}` : ' over SSH'}`,
-      async () => {
-        // The app image ships only the first time: afterwards scripts/vps deploy owns which release runs.
-        const appLive =
-          (
-            await sshRun(host, asRoot(host, `docker image inspect --format . ${images.app}`)).catch(() => ({
-              exitCode: 1,
-            }))
-          ).exitCode === 0;
-        const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
-        const shipped = await shipImages(host, refs, {
-          registry: options.registry,
-          log,
-          pull: [images.mysql, images.nginxBase],
-        });
-        const moved = [...shipped.sent, ...shipped.retagged];
-        if (moved.length > 0) {
-          const size = shipped.bytes ? `, ${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB` : '';
-          changes.push(`images ${moved.join(', ')}`);
-          log(`  changed: images ${moved.join(', ')} (${(shipped.ms / 1000).toFixed(1)} s${size})`);
-        }
-        if (shipped.present.length > 0) log(`  ok: already on ${label}: ${shipped.present.join(', ')}`);
-        if (appLive) log(`  ok: an app release is live on ${label} (${images.app}); scripts/vps deploy changes it`);
-      },
-    );
+    const shipping = `shipping the images from this machine to ${label}${options.registry ? ` through ${options.registry}` : ' over SSH'}`;
+    await step(shipping, async () => {
+      // The app image ships only the first time: afterwards scripts/vps deploy owns which release runs.
+      const appLive =
+        (
+          await sshRun(host, asRoot(host, `docker image inspect --format . ${images.app}`)).catch(() => ({
+            exitCode: 1,
+          }))
+        ).exitCode === 0;
+      const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
+      const pull = [images.mysql, images.nginxBase];
+      const shipped = await shipImages(host, refs, { registry: options.registry, log, pull });
+      const moved = [...shipped.sent, ...shipped.retagged];
+      if (moved.length > 0) {
+        const size = shipped.bytes ? `, ${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB` : '';
+        changes.push(`images ${moved.join(', ')}`);
+        log(`  changed: images ${moved.join(', ')} (${(shipped.ms / 1000).toFixed(1)} s${size})`);
+      }
+      if (shipped.present.length > 0) log(`  ok: already on ${label}: ${shipped.present.join(', ')}`);
+      if (appLive) log(`  ok: an app release is live on ${label} (${images.app}); scripts/vps deploy changes it`);
+    });
 
     await step(`release files and the stack's .env in ${STACK_DIR} on ${label}`, async () => {
       const { stdout: tar } = await run('tar', ['-c', '-C', REPO_ROOT, ...RELEASE_FILES], {
