@@ -51,7 +51,7 @@ resolve_images() {
     NGINX_IMAGE=${NGINX_IMAGE:-$OFFICIAL_NGINX_IMAGE}
     NODE_IMAGE=${NODE_IMAGE:-$OFFICIAL_NODE_IMAGE}
   else
-    log "no container registry answers: using images built here from Debian packages (MariaDB stands in for MySQL)"
+    log "no container registry answers: using images built on this machine from Debian packages (MariaDB stands in for MySQL)"
     MYSQL_IMAGE=${MYSQL_IMAGE:-$LOCAL_MYSQL_IMAGE}
     NGINX_IMAGE=${NGINX_IMAGE:-$LOCAL_NGINX_IMAGE}
     NODE_IMAGE=${NODE_IMAGE:-$LOCAL_NODE_IMAGE}

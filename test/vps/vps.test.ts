@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BASE_IMAGE_NAMES } from '../../scripts/tool/core/base-images.js';
 import { docker } from '../../scripts/tool/core/docker.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { formatCounts, readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
@@ -201,11 +202,23 @@ describe('bad input: a clear message, nothing changed on the server', { timeout:
 describe('setup from zero', { timeout: 900_000 }, () => {
   it("makes a fresh server serve https://www.foobar.com with Pebble's certificate", async () => {
     await startDns(network, designZone(vps.address));
-    const result = await vpsCommand(setupArgs, env);
+    // As from a fresh clone: no base image named anywhere (no .env), so setup chooses them as
+    // scripts/up does, the same ones this run's images were built from.
+    const unnamed = Object.fromEntries(BASE_IMAGE_NAMES.map((name) => [name, undefined]));
+    const result = await vpsCommand(setupArgs, { ...env, ...unnamed });
     timings.push(`setup from zero: ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.output, result.output).toContain(`live: https://${SITE_DOMAIN}/`);
     expect(result.code).toBe(0);
     expect(result.output).toMatch(/issuer: .*Pebble/);
+    expect(result.output).toContain(
+      `images: ${BASE_IMAGE_NAMES.map((name) => `${name}=${process.env[name]}`).join(' ')}`,
+    );
+    // Each step says which machine it is about.
+    expect(result.output).toContain('building the release on this machine');
+    expect(result.output).toContain(`starting the stack on root@${vps.address}`);
+    expect(result.output).toContain(`checking https://${SITE_DOMAIN}/ from this machine`);
+    expect(result.output).not.toMatch(/\b(here|there)\b/);
+    expect(result.output).toContain('passwords generated on the server, which alone keeps them');
     const page = await api('/');
     expect(page.status).toBe(200);
     const post = await api('/api/posts', { method: 'POST', body: { author: 'vps', body: 'first post on the VPS' } });
@@ -408,6 +421,8 @@ describe('operating the server', { timeout: 600_000 }, () => {
     const logs = await vpsCommand(['logs', target(), '--identity', keys.identity, 'nginx', '--tail', '5'], env);
     expect(logs.code, logs.output).toBe(0);
     expect(logs.output).toContain('nginx-1');
+    // Into a pipe: plain text, no colours or line clearing.
+    expect(logs.output).not.toContain('\x1b');
   });
 
   it('a sudo user: setup lets it use Docker and changes nothing else; status and ssh work as it', async () => {
@@ -438,6 +453,20 @@ describe('operating the server', { timeout: 600_000 }, () => {
     });
     expect(inApp.code, inApp.output).toBe(0);
     expect(inApp.output).toMatch(/^v24\./m);
+  });
+
+  it('setup with one setting changed names that setting, never its value, and keeps the passwords', async () => {
+    const passwords = () => onVps("grep '^MYSQL_' /opt/webstack/.env");
+    const before = await passwords();
+    const args = setupArgs.map((arg) => (arg === 'ACME_RETRY_MAX_SECONDS=4' ? 'ACME_RETRY_MAX_SECONDS=5' : arg));
+    expect(args).not.toEqual(setupArgs);
+    const result = await vpsCommand(args, env);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toContain(
+      'changed: updated the settings ACME_RETRY_MAX_SECONDS in /opt/webstack/.env; passwords kept',
+    );
+    expect(result.output).not.toContain('(names)');
+    expect(await passwords()).toBe(before);
   });
 });
 

@@ -5,7 +5,7 @@
  * API (shared by scripts/vps and the Swarm tool; keep it backward compatible):
  *   planShipment(local, remote) → { send, retag, present }                         (pure)
  *   registryRef(registry, ref) → 'registry/repo:tag'                                 (pure)
- *   shipImages(host, refs, { registry?, log?, compress? }) → ShipResult
+ *   shipImages(host, refs, { registry?, log?, compress?, pull? }) → ShipResult
  *       Without a registry: one `docker save A B … | ssh host docker load` stream of the images
  *       the server lacks (layers shared between them go once); an image the server already has
  *       under another name is only tagged there, one it has under this name is skipped.
@@ -67,6 +67,11 @@ export interface ShipOptions {
   log?: Log;
   /** Compress the SSH stream (ssh -C; default true). Off where the link is faster than the CPU, e.g. a local network. */
   compress?: boolean;
+  /**
+   * Of `refs`, those to `docker pull` here when this machine lacks them (base images from a
+   * registry). Never the stack's own images: a registry may hold another project's under their names.
+   */
+  pull?: string[];
 }
 
 export interface ShipResult {
@@ -78,17 +83,31 @@ export interface ShipResult {
   ms: number;
 }
 
-async function localIds(refs: string[]): Promise<ImageId[]> {
-  return Promise.all(
-    refs.map(async (ref) => {
-      try {
-        const { stdout } = await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref]);
-        return { ref, id: stdout.trim() };
-      } catch {
-        throw new Error(`image ${ref} is not on this machine: build it first`);
-      }
-    }),
-  );
+const localId = async (ref: string) =>
+  (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim();
+
+/** What to tell the user when an image to ship is not on this machine. */
+export function missingImage(ref: string, pullable: boolean, pullError?: string): string {
+  if (!pullable) return `image ${ref} is not on this machine: build it, or docker pull ${ref}, then run this again`;
+  const said = pullError?.trim().split('\n').pop() ?? 'no message';
+  return `image ${ref} is not on this machine and docker pull ${ref} failed (${said}): run docker pull ${ref} where a registry answers, or give a base image this machine has (MYSQL_IMAGE, NGINX_IMAGE, NODE_IMAGE in the environment or .env)`;
+}
+
+/** The content id of each image here, pulling the pullable ones this machine lacks. */
+async function localIds(refs: string[], pull: string[], log: Log): Promise<ImageId[]> {
+  const ids: ImageId[] = [];
+  for (const ref of refs) {
+    const id = await localId(ref).catch(async () => {
+      if (!pull.includes(ref)) throw new Error(missingImage(ref, false));
+      log(`pulling ${ref} (not on this machine yet)`);
+      await run('docker', ['pull', '--quiet', ref]).catch((err: { stderr?: string }) => {
+        throw new Error(missingImage(ref, true, err.stderr));
+      });
+      return localId(ref);
+    });
+    ids.push({ ref, id });
+  }
+  return ids;
 }
 
 /** Every image on the server as ref → id (untagged ones under `<none>`). */
@@ -146,7 +165,7 @@ function stream(host: Host, refs: string[], log: Log, compress: boolean): Promis
 export async function shipImages(host: Host, refs: string[], options: ShipOptions = {}): Promise<ShipResult> {
   const log = options.log ?? console.log;
   const started = Date.now();
-  const plan = planShipment(await localIds(refs), await remoteIds(host));
+  const plan = planShipment(await localIds(refs, options.pull ?? [], log), await remoteIds(host));
   let bytes = 0;
   if (plan.send.length > 0 && options.registry) {
     const registry = options.registry;

@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { BASE_IMAGE_NAMES, ensureBaseImages } from '../core/base-images.js';
 import { logText } from '../core/docker.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { waitFor } from '../core/wait.js';
@@ -73,37 +72,15 @@ export interface Webstack {
   stack: Stack;
 }
 
-const run = promisify(execFile);
-const IMAGE_VARIABLES = ['MYSQL_IMAGE', 'NGINX_IMAGE', 'NODE_IMAGE'] as const;
 let baseImages: Promise<Record<string, string>> | undefined;
 
-/**
- * The base images, made sure to exist by scripts/lib/images.sh, the one place that knows
- * them: the official ones where a registry answers, else stand-ins it builds here from
- * Debian and npm packages (that needs root, debootstrap and apt the first time). Once per process.
- */
-function ensureBaseImages(): Promise<Record<string, string>> {
-  baseImages ??= (async () => {
-    const script =
-      'source "$1/scripts/lib/images.sh" && ensure_images && printf "%s\\n" "MYSQL_IMAGE=$MYSQL_IMAGE" "NGINX_IMAGE=$NGINX_IMAGE" "NODE_IMAGE=$NODE_IMAGE" "BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE:-}"';
-    const pending = run('bash', ['-c', script, 'bash', REPO_ROOT], { maxBuffer: 16 * 1024 * 1024 });
-    // Its progress lines, as they come: building a stand-in takes minutes the first time.
-    pending.child.stderr?.pipe(process.stderr);
-    try {
-      const { stdout } = await pending;
-      return Object.fromEntries(
-        stdout
-          .trim()
-          .split('\n')
-          .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string])
-          .filter(([, value]) => value !== ''),
-      );
-    } catch (err) {
-      throw new Error('webstack: making the base images failed (scripts/lib/images.sh; its output is above)', {
-        cause: err,
-      });
-    }
-  })();
+/** The base images (scripts/lib/images.sh, as scripts/up makes them), once per process. */
+function ensureBaseImagesOnce(): Promise<Record<string, string>> {
+  baseImages ??= ensureBaseImages(process.env, (line) => process.stderr.write(`webstack: ${line}\n`)).catch(
+    (err: Error) => {
+      throw new Error(`webstack: ${err.message}`, { cause: err });
+    },
+  );
   return baseImages;
 }
 
@@ -123,7 +100,7 @@ export async function startWebstack(options: WebstackOptions = {}): Promise<Webs
   const imageTag = options.imageTag ?? process.env.IMAGE_TAG ?? `testing-${packageVersion()}`;
   const base: NodeJS.ProcessEnv = { ...process.env, IMAGE_TAG: imageTag };
   // images.sh keeps the image variables already set.
-  if (IMAGE_VARIABLES.some((name) => !base[name])) Object.assign(base, await ensureBaseImages());
+  if (BASE_IMAGE_NAMES.some((name) => !base[name])) Object.assign(base, await ensureBaseImagesOnce());
   // Installed from a packed tarball, the lock file the app image is built with sits in dist/
   // (npm pack never includes package-lock.json).
   if (!existsSync(`${REPO_ROOT}package-lock.json`)) base.BUILD_LOCKFILE = 'dist/package-lock.json';

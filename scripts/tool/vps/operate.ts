@@ -2,7 +2,12 @@
 // machine's scripts/deploy, rollback, backup and restore, run against the server's engine
 // (an SSH-forwarded socket) with compose run on the server, where its .env lives.
 import { spawn } from 'node:child_process';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { stripVTControlCharacters } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
+import { ensureBaseImages } from '../core/base-images.js';
 import { compose } from '../core/compose.js';
 import { imagesOf } from '../core/env.js';
 import type { Log } from '../core/steps.js';
@@ -31,13 +36,15 @@ export async function vpsDeploy(
   if (!image) {
     const release = releaseTag(images.tag, new Date());
     image = `webstack/app:${release}`;
-    log(`building ${image} here`);
-    await compose(`webstack-vps-build-${images.tag}`, ['build', 'app'], buildEnv({ ...env, IMAGE_TAG: release }));
+    log('making sure the base images are on this machine, as scripts/up does');
+    const baseEnv = { ...env, ...(await ensureBaseImages(env, (line) => log(`  ${line}`))) };
+    log(`building ${image} on this machine`);
+    await compose(`webstack-vps-build-${images.tag}`, ['build', 'app'], buildEnv({ ...baseEnv, IMAGE_TAG: release }));
   }
   const ref = image;
   const shipped = await shipImages(host, [ref], { registry: options.registry, log });
   log(
-    `${ref} ${shipped.sent.length ? `shipped in ${(shipped.ms / 1000).toFixed(1)} s ${options.registry ? `through ${options.registry}` : `(${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB)`}` : 'already on the server'}`,
+    `${ref} ${shipped.sent.length ? `shipped to ${hostLabel(host)} in ${(shipped.ms / 1000).toFixed(1)} s ${options.registry ? `through ${options.registry}` : `(${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB)`}` : `already on ${hostLabel(host)}`}`,
   );
   return withServerLock(host, 'deploy', async () => {
     const result = await onServerEngine(host, () =>
@@ -100,11 +107,58 @@ function attached(host: Host, command: string, tty: boolean): Promise<number> {
   });
 }
 
-/** The stack's logs on the server (compose logs), optionally one service, optionally followed. */
-export function vpsLogs(host: Host, options: { service?: string; follow?: boolean; tail: number }): Promise<number> {
+/**
+ * Text without terminal escapes (colours, ESC[2K line clearing), line by line so that a
+ * sequence split between two chunks is still removed whole.
+ */
+export function withoutEscapes(): Transform {
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const lines = (partial + decoder.write(chunk)).split('\n');
+      partial = lines.pop() ?? '';
+      done(null, lines.map((line) => `${stripVTControlCharacters(line)}\n`).join(''));
+    },
+    flush(done) {
+      done(null, stripVTControlCharacters(partial + decoder.end()));
+    },
+  });
+}
+
+export interface LogsOptions {
+  service?: string;
+  follow?: boolean;
+  tail: number;
+}
+
+/** The compose logs command line run on the server; without colours unless they go to a terminal. */
+export function logsCommand(options: LogsOptions, terminal: boolean): string {
   const args = ['docker', 'compose', 'logs', '--tail', String(options.tail), ...(options.follow ? ['--follow'] : [])];
+  if (!terminal) args.push('--no-color');
   if (options.service) args.push(options.service);
-  return attached(host, asRoot(host, `cd ${STACK_DIR} && ${args.map(shellQuote).join(' ')}`), false);
+  return `cd ${STACK_DIR} && ${args.map(shellQuote).join(' ')}`;
+}
+
+/**
+ * The stack's logs on the server (compose logs), optionally one service, optionally followed.
+ * Into a terminal as they come; into a pipe or a file as plain text: Compose 2.26 starts
+ * every line with ESC[2K even with --no-color and no terminal, so the escapes are removed here.
+ */
+export async function vpsLogs(host: Host, options: LogsOptions): Promise<number> {
+  const terminal = process.stdout.isTTY === true && process.stderr.isTTY === true;
+  const command = asRoot(host, logsCommand(options, process.stdout.isTTY === true));
+  if (terminal) return attached(host, command, false);
+  const child = spawn('ssh', [...sshArgs(host), command], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+  // Container stderr (nginx's error log, say) comes through compose's stderr.
+  const to = (from: Readable, out: NodeJS.WriteStream) =>
+    out.isTTY ? pipeline(from, out, { end: false }) : pipeline(from, withoutEscapes(), out, { end: false });
+  const [code] = await Promise.all([exited, to(child.stdout, process.stdout), to(child.stderr, process.stderr)]);
+  return code;
 }
 
 /**

@@ -6,7 +6,7 @@ import { hostname, userInfo } from 'node:os';
 import type { ComposeRunner } from '../core/compose.js';
 import { useEngine } from '../core/docker.js';
 import type { Log } from '../core/steps.js';
-import { asRoot, dockerTunnel, shellQuote, sshOk, type Host, type RunOptions } from '../remote/ssh.js';
+import { asRoot, dockerTunnel, hostLabel, shellQuote, sshOk, type Host, type RunOptions } from '../remote/ssh.js';
 
 /** Where the release files and the server's .env live, and compose's project there. */
 export const STACK_DIR = '/opt/webstack';
@@ -70,7 +70,7 @@ export async function withServerLock<T>(host: Host, what: string, work: () => Pr
   );
   if (taken.trim() !== 'taken') {
     throw new Error(
-      `another operation holds the server's lock: ${taken.trim()}. If none is running, remove ${lock} on the server (scripts/vps ssh) and try again`,
+      `another operation holds ${hostLabel(host)}'s lock: ${taken.trim()}. If none is running, remove the lock (scripts/vps ssh ${hostLabel(host)}, then rm -r ${lock}) and try again`,
     );
   }
   try {

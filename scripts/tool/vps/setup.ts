@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
+import { ensureBaseImages } from '../core/base-images.js';
 import { compose } from '../core/compose.js';
 import { imagesOf } from '../core/env.js';
 import { REPO_ROOT } from '../core/paths.js';
@@ -107,6 +108,7 @@ async function stackHealthy(host: Host): Promise<boolean> {
 
 export async function setup(options: SetupOptions): Promise<SetupResult> {
   const { host, log = console.log } = options;
+  const label = hostLabel(host);
   const step = stepper(log);
   const changes: string[] = [];
   const report = (output: string) => {
@@ -116,7 +118,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     changes.push(...changed);
   };
 
-  const facts = await step(`checking ${hostLabel(host)}: SSH, operating system, sudo, disk`, () => checkServer(host));
+  const facts = await step(`checking ${label}: SSH, operating system, sudo, disk`, () => checkServer(host));
   log(`  ${facts.osName}, ${facts.arch}, ${facts.diskFreeMb} MB free, ${facts.memoryMb} MB memory`);
   const ipv4 = options.ipv4 ?? facts.sshAddress;
   const settings: SiteSettings = { ...options, serverIpv4: ipv4 };
@@ -130,21 +132,27 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     });
     if (!ok) {
       throw new Error(
-        `${text}\nnothing was changed on the server: set the records scripts/dns records --ipv4 ${ipv4} --domain ${options.domain} prints at your DNS provider, wait for them to resolve, then run setup again`,
+        `${text}\nnothing was changed on the server: set the records that "scripts/dns records --ipv4 ${ipv4} --domain ${options.domain}" prints at your DNS provider, wait until they resolve, then run setup again`,
       );
     }
     log(text.replace(/^/gm, '  '));
   });
 
-  const images = imagesOf(options.env);
-  const env = buildEnv({ ...options.env, IMAGE_TAG: images.tag });
-  await step(`building the release here (${images.app}, ${images.nginx}, ${images.certs})`, () =>
+  const baseEnv = {
+    ...options.env,
+    ...(await step('making sure the base images are on this machine, as scripts/up does', () =>
+      ensureBaseImages(options.env, (line) => log(`  ${line}`)),
+    )),
+  };
+  const images = imagesOf(baseEnv);
+  const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
+  await step(`building the release on this machine (${images.app}, ${images.nginx}, ${images.certs})`, () =>
     compose(`webstack-vps-build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], env),
   );
 
   return withServerLock(host, 'setup', async () => {
     await step(
-      'installing Docker Engine and Compose v2 (distribution packages), the firewall, start at boot',
+      `installing on ${label}: Docker Engine and Compose v2 (distribution packages), the firewall, start at boot`,
       async () =>
         report(await runScript(host, 'prepare.sh', [String(facts.sshPort), facts.user], { onStderr: progressTo(log) })),
     );
@@ -152,7 +160,8 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     // healthy stack as it is: only what follows (images, release files, .env) calls for compose up.
     const hostChanges = changes.length;
 
-    await step(`shipping the images${options.registry ? ` through ${options.registry}` : ' over SSH'}`, async () => {
+    const shipping = `shipping the images from this machine to ${label}${options.registry ? ` through ${options.registry}` : ' over SSH'}`;
+    await step(shipping, async () => {
       // The app image ships only the first time: afterwards scripts/vps deploy owns which release runs.
       const appLive =
         (
@@ -161,18 +170,19 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
           }))
         ).exitCode === 0;
       const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
-      const shipped = await shipImages(host, refs, { registry: options.registry, log });
+      const pull = [images.mysql, images.nginxBase];
+      const shipped = await shipImages(host, refs, { registry: options.registry, log, pull });
       const moved = [...shipped.sent, ...shipped.retagged];
       if (moved.length > 0) {
         const size = shipped.bytes ? `, ${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB` : '';
         changes.push(`images ${moved.join(', ')}`);
         log(`  changed: images ${moved.join(', ')} (${(shipped.ms / 1000).toFixed(1)} s${size})`);
       }
-      if (shipped.present.length > 0) log(`  ok: already there: ${shipped.present.join(', ')}`);
-      if (appLive) log(`  ok: an app release is live (${images.app}); scripts/vps deploy changes it`);
+      if (shipped.present.length > 0) log(`  ok: already on ${label}: ${shipped.present.join(', ')}`);
+      if (appLive) log(`  ok: an app release is live on ${label} (${images.app}); scripts/vps deploy changes it`);
     });
 
-    await step(`release files and the server's .env in ${STACK_DIR}`, async () => {
+    await step(`release files and the stack's .env in ${STACK_DIR} on ${label}`, async () => {
       const { stdout: tar } = await run('tar', ['-c', '-C', REPO_ROOT, ...RELEASE_FILES], {
         encoding: 'buffer',
         maxBuffer: 16 * 1024 * 1024,
@@ -181,7 +191,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
       report(await runScript(host, 'env.sh', [STACK_DIR], { stdin: `${envSettings(settings, images)}\n` }));
     });
 
-    await step('starting the stack (host networking, restart unless stopped)', async () => {
+    await step(`starting the stack on ${label} (host networking, restart unless stopped)`, async () => {
       if (changes.length === hostChanges && (await stackHealthy(host))) {
         log('  ok: every service running and healthy');
         return;
@@ -207,7 +217,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
             {},
           ).catch(() => 'unreadable');
           throw new GiveUp(
-            `${err.message}\nthe certs service's state: ${state.trim()}\nthe site is up with a local certificate meanwhile; see scripts/vps logs ${hostLabel(host)} certs, and run setup again once fixed`,
+            `${err.message}\nthe certs service's state: ${state.trim()}\nthe site is up with a local certificate meanwhile; see scripts/vps logs ${label} certs, and run setup again once fixed`,
           );
         });
         log(`  issuer: ${cert.issuer}; valid until ${cert.notAfter.toISOString()}`);
@@ -215,7 +225,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     }
 
     const url = `https://${options.domain}/`;
-    await step(`checking ${url} from here`, async () => {
+    await step(`checking ${url} from this machine`, async () => {
       const answer = await checkSite(ipv4, options.domain);
       if (answer.status !== 200) throw new Error(`${url}api/health/ready answered ${answer.status}: ${answer.body}`);
       log(`  ${url}api/health/ready at ${ipv4}: ${answer.status} ${answer.body.trim()} in ${answer.ms.toFixed(0)} ms`);
@@ -225,7 +235,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     const totalMs = step.elapsedMs();
     log(
       changes.length === 0
-        ? `nothing to change: ${hostLabel(host)} was already set up (${(totalMs / 1000).toFixed(1)} s)`
+        ? `nothing to change: ${label} was already set up (${(totalMs / 1000).toFixed(1)} s)`
         : `set up in ${(totalMs / 1000).toFixed(1)} s with ${changeCount(changes.length)}`,
     );
     log(`live: ${url}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs as root on the server: writes STACK_DIR/.env from the settings on stdin (KEY=VALUE
 # lines, no secrets) and the passwords (the database's, /status's), generated here the first
-# time and kept afterwards, so they never leave the server. Prints "ok:" or "changed:" (names only).
+# time and kept afterwards, so they never leave the server. Prints "ok:" or "changed:" with
+# the names of the settings that changed, never their values.
 set -euo pipefail
 stack_dir=$1
 umask 077
@@ -31,13 +32,15 @@ $status_line$settings"
 if [ -f "$file" ] && [ "$(cat "$file")" = "$content" ]; then
   echo "ok: $file is up to date"
 else
-  changed=$(diff <(sed 's/=.*//' "$file" 2>/dev/null || true) <(printf '%s\n' "$content" | sed 's/=.*//') >/dev/null && echo values || echo names)
+  # Lines added, removed or changed, by name (a changed value shows as one line out, one in).
+  changed=$( { diff <(cat "$file" 2>/dev/null) <(printf '%s\n' "$content") || true; } |
+    sed -n 's/^[<>] \([A-Z][A-Z0-9_]*\)=.*/\1/p' | sort -u | paste -sd ' ')
   printf '%s\n' "$content" >"$file.new"
   chmod 600 "$file.new"
   mv "$file.new" "$file"
   if [ -n "$new_secrets" ]; then
-    echo "changed: wrote $file with passwords generated here (mode 600)"
+    echo "changed: wrote $file with passwords generated on the server, which alone keeps them (mode 600)"
   else
-    echo "changed: updated the settings in $file ($changed), passwords kept"
+    echo "changed: updated the settings ${changed// /, } in $file; passwords kept"
   fi
 fi
