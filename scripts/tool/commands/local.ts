@@ -31,7 +31,7 @@ export const backup = defineCommand({
   summary: 'a consistent compressed dump of the database',
   options: {
     dir: { type: 'string', value: 'DIR', help: "folder for the dumps (default the repo's db/backups)" },
-    keep: { type: 'string', value: 'N', default: '7', help: 'newest dumps kept there; older ones are removed' },
+    keep: { type: 'string', value: 'N', default: '7', help: 'newest dumps kept in DIR; older ones are removed' },
   },
   async run(values) {
     const { backup } = await import('../local/backup.js');

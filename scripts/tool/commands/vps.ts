@@ -76,7 +76,7 @@ through a registry; VPS_KNOWN_HOSTS=FILE uses that known_hosts file.`,
     }),
     defineCommand({
       name: 'deploy',
-      summary: "build the working tree's app here (or take REF), ship it, switch without downtime",
+      summary: "build the working tree's app on this machine (or take REF), ship it, switch without downtime",
       args: 'HOST',
       options: {
         identity,
@@ -112,12 +112,12 @@ through a registry; VPS_KNOWN_HOSTS=FILE uses that known_hosts file.`,
     }),
     defineCommand({
       name: 'backup',
-      summary: "dump the server's database to a file here",
+      summary: "dump the server's database to a file on this machine",
       args: 'HOST',
       options: {
         identity,
         dir: { type: 'string', value: 'DIR', help: "folder for the dumps (default the repo's db/backups/<host>)" },
-        keep: { type: 'string', value: 'N', default: '7', help: 'newest dumps kept there' },
+        keep: { type: 'string', value: 'N', default: '7', help: 'newest dumps kept in DIR' },
       },
       async run(values, positionals) {
         const { host } = await hostFrom(positionals, values.identity, 0);
