@@ -22,7 +22,7 @@ export const vpsUsage = `usage (HOST is user@host[:port]; or set VPS_HOST):
   scripts/vps logs HOST [SERVICE] [--follow] [--tail N]
   scripts/vps ssh HOST [SERVICE]          a shell on the server (in /opt/webstack) or in a service's container
 options for every command: --identity FILE (SSH key); REGISTRY=host:port ships images through a registry;
-VPS_KNOWN_HOSTS=FILE uses that known_hosts file`;
+VPS_SHIP_COMPRESS=false sends images over SSH uncompressed; VPS_KNOWN_HOSTS=FILE uses that known_hosts file`;
 
 const common = { identity: { type: 'string', short: 'i' } } as const;
 
@@ -41,6 +41,8 @@ export async function vps(args: string[], confirm: (question: string) => Promise
   const [sub = '', ...rest] = args;
   const env = loadEnv();
   const registry = env.REGISTRY || undefined;
+  // ssh -C pays over the internet; next to the server (a LAN, a test's network) it only costs CPU.
+  const compress = env.VPS_SHIP_COMPRESS !== 'false';
   switch (sub) {
     case 'setup': {
       const { values, positionals } = parseArgs({
@@ -68,6 +70,7 @@ export async function vps(args: string[], confirm: (question: string) => Promise
         host,
         env,
         registry,
+        compress,
         domain: values.domain,
         email: values.email,
         ipv4: values.ipv4,
@@ -92,6 +95,7 @@ export async function vps(args: string[], confirm: (question: string) => Promise
         env,
         image: values.image,
         registry,
+        compress,
         readyTimeoutMs: wholeNumber('ready-timeout', values['ready-timeout'], 90) * 1000,
       });
       return;
