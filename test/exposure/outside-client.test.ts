@@ -103,19 +103,26 @@ describe('exposure, seen from a separate network namespace (an outside client)',
   });
 
   it('finds 5000, 3306 and the metrics ports closed, on the host and on the server container alike', async () => {
-    const probes = {
-      'host:http': await opens(hostAddress, httpPort),
-      'host:https': await opens(hostAddress, httpsPort),
-      'host:5000': await opens(hostAddress, 5000),
-      'host:3306': await opens(hostAddress, 3306),
-      'host:9100': await opens(hostAddress, 9100),
-      'server:80': await opens(serverAddress, 80),
-      'server:443': await opens(serverAddress, 443),
-      'server:5000': await opens(serverAddress, 5000),
-      'server:3306': await opens(serverAddress, 3306),
-      'server:9113': await opens(serverAddress, 9113),
-      'server:9100': await opens(serverAddress, 9100),
-    };
+    // Probed all at once: a closed port takes the whole 3 s timeout.
+    const probes = Object.fromEntries(
+      await Promise.all(
+        (
+          [
+            ['host:http', opens(hostAddress, httpPort)],
+            ['host:https', opens(hostAddress, httpsPort)],
+            ['host:5000', opens(hostAddress, 5000)],
+            ['host:3306', opens(hostAddress, 3306)],
+            ['host:9100', opens(hostAddress, 9100)],
+            ['server:80', opens(serverAddress, 80)],
+            ['server:443', opens(serverAddress, 443)],
+            ['server:5000', opens(serverAddress, 5000)],
+            ['server:3306', opens(serverAddress, 3306)],
+            ['server:9113', opens(serverAddress, 9113)],
+            ['server:9100', opens(serverAddress, 9100)],
+          ] as const
+        ).map(async ([name, open]) => [name, await open] as const),
+      ),
+    );
     await recordResult('exposure', probes);
     expect(probes).toEqual({
       'host:http': true,

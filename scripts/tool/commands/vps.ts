@@ -22,14 +22,16 @@ async function hostFrom(
 
 async function settings() {
   const env = (await import('../core/env.js')).loadEnv();
-  return { env, registry: env.REGISTRY || undefined };
+  // ssh -C pays over the internet; next to the server (a LAN, a test's network) it only costs CPU.
+  return { env, registry: env.REGISTRY || undefined, compress: env.VPS_SHIP_COMPRESS !== 'false' };
 }
 
 export const vps = {
   name: 'vps',
   summary: 'the stack on one server reached over SSH, from a fresh server to the live https site',
   details: `HOST is user@host[:port]; without it, VPS_HOST is the server. REGISTRY=host:port ships images
-through a registry; VPS_KNOWN_HOSTS=FILE uses that known_hosts file.`,
+through a registry; VPS_SHIP_COMPRESS=false sends images over SSH uncompressed; VPS_KNOWN_HOSTS=FILE
+uses that known_hosts file.`,
   subcommands: [
     defineCommand({
       name: 'setup',

@@ -28,7 +28,7 @@ export interface VpsOptions {
 
 /** Builds the working tree's app here, ships it, and switches the server to it without downtime. */
 export async function vpsDeploy(
-  options: VpsOptions & { image?: string; registry?: string; readyTimeoutMs?: number },
+  options: VpsOptions & { image?: string; registry?: string; compress?: boolean; readyTimeoutMs?: number },
 ): Promise<DeployResult> {
   const { host, env, log = console.log } = options;
   const images = imagesOf(env);
@@ -42,7 +42,7 @@ export async function vpsDeploy(
     await compose(`webstack-vps-build-${images.tag}`, ['build', 'app'], buildEnv({ ...baseEnv, IMAGE_TAG: release }));
   }
   const ref = image;
-  const shipped = await shipImages(host, [ref], { registry: options.registry, log });
+  const shipped = await shipImages(host, [ref], { registry: options.registry, compress: options.compress, log });
   log(
     `${ref} ${shipped.sent.length ? `shipped to ${hostLabel(host)} in ${(shipped.ms / 1000).toFixed(1)} s ${options.registry ? `through ${options.registry}` : `(${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB)`}` : `already on ${hostLabel(host)}`}`,
   );

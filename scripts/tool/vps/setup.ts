@@ -37,6 +37,8 @@ export interface SetupOptions extends Omit<SiteSettings, 'serverIpv4'> {
   ipv4?: string;
   /** host[:port] of a registry both machines reach; default: images stream over SSH. */
   registry?: string;
+  /** Compress the image stream over SSH (default true). */
+  compress?: boolean;
   /** How long to wait for the ACME certificate. */
   certTimeoutMs?: number;
   /** Environment for building the images here (IMAGE_TAG, base images). */
@@ -171,7 +173,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
         ).exitCode === 0;
       const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
       const pull = [images.mysql, images.nginxBase];
-      const shipped = await shipImages(host, refs, { registry: options.registry, log, pull });
+      const shipped = await shipImages(host, refs, { registry: options.registry, compress: options.compress, log, pull });
       const moved = [...shipped.sent, ...shipped.retagged];
       if (moved.length > 0) {
         const size = shipped.bytes ? `, ${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB` : '';
