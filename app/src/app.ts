@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { dbPlugin } from './db/pool.js';
 import { registerErrorHandlers } from './errors.js';
 import { registerBodyParsers } from './http/body-parsers.js';
+import { drainPlugin } from './http/drain.js';
 import { metricsPlugin } from './metrics/plugin.js';
 import { answerMethodNotAllowed, trackRouteMethods } from './http/method-not-allowed.js';
 import { healthRoutes } from './health/routes.js';
@@ -54,6 +55,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     schemaController: { compilersFactory: { buildValidator: (() => compileValidator) as unknown as ValidatorFactory } },
   });
   registerBodyParsers(app);
+  await app.register(drainPlugin);
   if (appLogger) app.addHook('onClose', async () => appLogger.close());
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

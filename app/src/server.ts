@@ -16,10 +16,12 @@ const config = configOrExit();
 const app = await buildApp(config);
 
 // SIGTERM/SIGINT: keep serving for SHUTDOWN_DELAY_MS (while the proxy stops sending new
-// requests), then stop accepting, let in-flight requests finish, close the pool.
+// requests), each answer closing its connection, then stop accepting, let in-flight
+// requests finish, close the pool.
 closeWithGrace(
   { delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_GRACE_MS, logger: app.log },
   async ({ signal, err }) => {
+    app.drain();
     if (err) app.log.error({ err }, 'shutting down after an error');
     else {
       app.log.info({ signal, delayMs: config.SHUTDOWN_DELAY_MS }, 'shutting down');

@@ -210,3 +210,19 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     }
   });
 });
+
+// Last in the file: drain() is for good (a process that calls it is shutting down).
+describe('shutting down behind a proxy that keeps connections alive', () => {
+  it('keeps connections alive until drain(), then every answer, errors included, closes its connection', async () => {
+    expect((await app.inject('/api/posts?limit=1')).headers.connection).not.toBe('close');
+    app.drain();
+    for (const response of [
+      await app.inject('/api/posts?limit=1'),
+      await post({ author: 'ada', body: 'while draining' }),
+      await app.inject('/api/posts/abc'),
+    ]) {
+      expect(response.statusCode).toBeLessThan(500);
+      expect(response.headers.connection).toBe('close');
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // A simulated cluster for the Swarm tests: servers you can SSH into, as containers that run
 // their own Docker Engine (test/cluster/node), on one network of their own. The node image is
 // built once; the nodes start in parallel. Only this test's key logs in.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { buildImage, docker, publishedPort, removeContainer } from '../../scripts/tool/core/docker.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
-import { waitFor } from '../../scripts/tool/core/wait.js';
-import { parseHost, sshRun, type Host } from '../../scripts/tool/remote/ssh.js';
+import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
+import { parseHost, sshArgs, sshRun, type Host } from '../../scripts/tool/remote/ssh.js';
 import { TEST_LABEL } from '../support/labels.js';
 
 const run = promisify(execFile);
@@ -31,6 +31,12 @@ export interface SimulatedCluster {
   knownHosts: string;
   /** Runs scripts/cluster with the given arguments, the manager and key filled in. */
   cluster(args: string[], env?: Record<string, string>): Promise<string>;
+  /**
+   * Follows a service's log lines (every task's, timestamped, stdout and stderr) from now
+   * until stop(), which returns them: the lines of tasks removed meanwhile (a scale down)
+   * are kept, though `docker service logs` no longer has them afterwards.
+   */
+  followLogs(service: string): { stop(): Promise<string[]> };
   stopNode(node: Node): Promise<void>;
   startNode(node: Node): Promise<void>;
   remove(): Promise<void>;
@@ -120,6 +126,23 @@ export async function startCluster(options: { tag: string; size: number; env: No
         { env: { ...options.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
       );
       return stdout;
+    },
+    followLogs(service) {
+      const child = spawn(
+        'ssh',
+        [...sshArgs(manager.host), `docker service logs --follow --tail 0 --timestamps ${service} 2>&1`],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+      return {
+        async stop() {
+          // The app and nginx write their buffered lines at least once a second.
+          await sleep(1500);
+          child.kill();
+          return Buffer.concat(chunks).toString('utf8').split('\n').filter(Boolean);
+        },
+      };
     },
     async stopNode(node) {
       // The whole server goes: its engine and every container on it, without a goodbye.

@@ -5,7 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { wholeNumber } from '../../scripts/tool/core/args.js';
 import { imagesOf, loadEnv } from '../../scripts/tool/core/env.js';
 import { replaceSection } from '../../scripts/tool/core/markdown.js';
-import { formatCounts, outageMs, summarize, type TrafficSample } from '../../scripts/tool/core/traffic.js';
+import {
+  describeFailures,
+  formatCounts,
+  outageMs,
+  summarize,
+  type TrafficSample,
+} from '../../scripts/tool/core/traffic.js';
 import { GiveUp, waitFor } from '../../scripts/tool/core/wait.js';
 
 describe('wholeNumber (command-line options)', () => {
@@ -114,6 +120,7 @@ describe('traffic summaries', () => {
     atMs,
     status,
     latencyMs: 10,
+    method: 'GET',
     path: '/api/posts',
     ...(error ? { error } : {}),
   });
@@ -130,5 +137,17 @@ describe('traffic summaries', () => {
   it('measures the outage from the first failure to the end of the last', () => {
     expect(outageMs(samples)).toBe(110);
     expect(outageMs([sample(0, 200)])).toBeNull();
+  });
+
+  it('describes each failed request with its time, answer, request id and body', () => {
+    const answered = { ...sample(100, 503), requestId: 'abc123', body: '{"statusCode":503}\n' };
+    const lines = describeFailures({
+      startedAt: Date.parse('2026-01-02T03:04:05.000Z'),
+      samples: [sample(0, 200), answered, sample(250, 0, 'ECONNRESET')],
+    });
+    expect(lines).toEqual([
+      '03:04:05.100 +0.10 s GET /api/posts -> 503 after 10 ms X-Request-Id abc123 body {"statusCode":503}',
+      '03:04:05.250 +0.25 s GET /api/posts -> ECONNRESET after 10 ms',
+    ]);
   });
 });

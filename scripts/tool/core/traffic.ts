@@ -33,11 +33,17 @@ export interface TrafficSample {
   atMs: number;
   status: number;
   latencyMs: number;
+  method: string;
   path: string;
   error?: string;
+  /** For a failed answer only: nginx's X-Request-Id and the start of the body, to say who answered. */
+  requestId?: string;
+  body?: string;
 }
 
 export interface TrafficResult {
+  /** Wall-clock time (ms since the epoch) of atMs 0, to find a sample in logs. */
+  startedAt: number;
   durationMs: number;
   total: number;
   byStatus: Record<string, number>;
@@ -64,6 +70,8 @@ export const readWriteMix: TrafficRequest[] = [
   },
 ];
 
+const failed = (sample: Pick<TrafficSample, 'status'>) => sample.status < 200 || sample.status > 299;
+
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
@@ -81,7 +89,7 @@ function picker(mix: TrafficRequest[]): () => TrafficRequest {
   };
 }
 
-export const summarize = (samples: TrafficSample[]): Omit<TrafficResult, 'durationMs' | 'samples'> => {
+export const summarize = (samples: TrafficSample[]): Omit<TrafficResult, 'startedAt' | 'durationMs' | 'samples'> => {
   const byStatus: Record<string, number> = {};
   const errors: Record<string, number> = {};
   for (const sample of samples) {
@@ -93,7 +101,7 @@ export const summarize = (samples: TrafficSample[]): Omit<TrafficResult, 'durati
     total: samples.length,
     byStatus,
     errors,
-    failed: samples.filter((s) => s.status < 200 || s.status > 299).length,
+    failed: samples.filter(failed).length,
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
   };
 };
@@ -123,6 +131,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       : new TlsAgent({ keepAlive: true, maxSockets: connections, ca: port.ca });
   if (durationMs === undefined && until === undefined) throw new Error('runTraffic needs durationMs or until');
   const started = performance.now();
+  const startedAt = Date.now();
   let stopping = false;
   const stop = () => {
     stopping = true;
@@ -136,19 +145,34 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     while (!stopping) {
       const entry = next();
       const options = typeof entry.options === 'function' ? entry.options() : entry.options;
+      const method = options?.method ?? 'GET';
       const sent = performance.now();
       try {
         const response = await request(port, entry.path, { ...options, timeoutMs, agent });
-        samples.push({
+        const sample: TrafficSample = {
           atMs: sent - started,
           status: response.status,
           latencyMs: performance.now() - sent,
+          method,
           path: entry.path,
-        });
+        };
+        if (failed(sample)) {
+          const requestId = response.headers['x-request-id'];
+          if (typeof requestId === 'string') sample.requestId = requestId;
+          sample.body = response.body.slice(0, 300);
+        }
+        samples.push(sample);
         onResponse?.(entry, response);
       } catch (err) {
         const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        samples.push({ atMs: sent - started, status: 0, latencyMs: performance.now() - sent, path: entry.path, error });
+        samples.push({
+          atMs: sent - started,
+          status: 0,
+          latencyMs: performance.now() - sent,
+          method,
+          path: entry.path,
+          error,
+        });
         // A refused connection answers at once; do not spin on it.
         await sleep(20);
       }
@@ -158,15 +182,26 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   clearTimeout(timer);
   agent?.destroy();
   samples.sort((a, b) => a.atMs - b.atMs);
-  return { durationMs: performance.now() - started, ...summarize(samples), samples };
+  return { startedAt, durationMs: performance.now() - started, ...summarize(samples), samples };
 }
 
 /** From the first failed request to the end of the last one: the outage users saw, or null. */
 export function outageMs(samples: TrafficSample[]): number | null {
-  const failed = samples.filter((s) => s.status < 200 || s.status > 299);
-  if (failed.length === 0) return null;
-  const last = failed.at(-1)!;
-  return last.atMs + last.latencyMs - failed[0]!.atMs;
+  const failures = samples.filter(failed);
+  if (failures.length === 0) return null;
+  const last = failures.at(-1)!;
+  return last.atMs + last.latencyMs - failures[0]!.atMs;
+}
+
+/** The failed requests, one line each: when (UTC), what, the answer and nginx's request id. */
+export function describeFailures(result: Pick<TrafficResult, 'startedAt' | 'samples'>): string[] {
+  return result.samples.filter(failed).map((sample) => {
+    const at = new Date(result.startedAt + sample.atMs).toISOString().slice(11, 23);
+    const answer = sample.status === 0 ? (sample.error ?? 'no answer') : String(sample.status);
+    const id = sample.requestId ? ` X-Request-Id ${sample.requestId}` : '';
+    const body = sample.body ? ` body ${sample.body.trim()}` : '';
+    return `${at} +${(sample.atMs / 1000).toFixed(2)} s ${sample.method} ${sample.path} -> ${answer} after ${Math.round(sample.latencyMs)} ms${id}${body}`;
+  });
 }
 
 /** "200×1520 502×3 ECONNREFUSED×2" */
