@@ -28,17 +28,21 @@ render() { # addresses...
   mv "$list.tmp" "$list"
 }
 
+# Empty answers in a row before believing them: a lookup that fails or times out on a busy
+# node (Docker's resolver under load) is not a service scaled to zero, and believing it
+# would turn every /api/ request into a 502 until the next good answer.
+empty_answers_to_believe=5
+
 follow() {
-  local seen=$1 now empty_before=false
+  local seen=$1 now empty_answers=0
   while sleep "$interval"; do
     now=$(addresses || true)
-    # No address at all twice in a row before believing it: one failed lookup is not a
-    # service scaled to zero.
-    if [ -z "$now" ] && [ "$empty_before" = false ]; then
-      empty_before=true
-      continue
+    if [ -z "$now" ]; then
+      empty_answers=$((empty_answers + 1))
+      [ "$empty_answers" -lt "$empty_answers_to_believe" ] && continue
+    else
+      empty_answers=0
     fi
-    empty_before=false
     [ "$now" = "$seen" ] && continue
     # shellcheck disable=SC2086 # one address per word
     render $now
