@@ -173,7 +173,12 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
         ).exitCode === 0;
       const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
       const pull = [images.mysql, images.nginxBase];
-      const shipped = await shipImages(host, refs, { registry: options.registry, compress: options.compress, log, pull });
+      const shipped = await shipImages(host, refs, {
+        registry: options.registry,
+        compress: options.compress,
+        log,
+        pull,
+      });
       const moved = [...shipped.sent, ...shipped.retagged];
       if (moved.length > 0) {
         const size = shipped.bytes ? `, ${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB` : '';
