@@ -90,7 +90,13 @@ async function lostWrites(port: Endpoint, written: Map<number, string>): Promise
   const ids = [...written.keys()];
   for (let i = 0; i < ids.length; i += 8) {
     const batch = ids.slice(i, i + 8);
-    const answers = await Promise.all(batch.map((id) => request(port, `/api/posts/${id}`)));
+    // A connection cut before any answer (nginx's workers still settling after a repair) says
+    // nothing about the write: ask again. Any HTTP answer counts as it is.
+    const answers = await Promise.all(
+      batch.map((id) =>
+        waitFor(`an answer for post ${id}`, () => request(port, `/api/posts/${id}`), { timeoutMs: 30_000 }),
+      ),
+    );
     answers.forEach((answer, j) => {
       if (answer.status !== 200 || answer.body !== written.get(batch[j]!)) lost++;
     });
