@@ -51,11 +51,20 @@ async function output(command: string, args: string[]): Promise<string | undefin
 }
 
 async function machineState() {
-  const git = await output('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--ignored', '--untracked-files=all']);
+  // -z: paths as they are, never quoted (a name with a space would be).
+  const git = await output('git', [
+    '-C',
+    REPO_ROOT,
+    'status',
+    '--porcelain',
+    '-z',
+    '--ignored',
+    '--untracked-files=all',
+  ]);
   return {
     git: git
-      ?.split('\n')
-      .filter((line) => !writtenByOtherTests(line.slice(3)))
+      ?.split('\0')
+      .filter((entry) => !writtenByOtherTests(entry.slice(3)))
       .join('\n'),
     files: files().sort().join('\n'),
     packages: await output('sh', ['-c', 'command -v dpkg-query >/dev/null && dpkg-query -W || true']),
