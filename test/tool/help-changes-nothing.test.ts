@@ -24,19 +24,27 @@ import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 const exec = promisify(execFile);
 
 // What the suite's other lanes write while this runs: their results, the consumer project's
-// install, the fixture's package build (dist/) and backups. Help writes none of them either.
-const WRITTEN_BY_OTHER_TESTS = ['test', 'dist', path.join('db', 'backups')];
+// install, the fixture's package build (dist/), backups, and vitest's own cache of test
+// durations (written as each test file ends). Help writes none of them either.
+const WRITTEN_BY_OTHER_TESTS = [
+  'test',
+  'dist',
+  path.join('db', 'backups'),
+  path.join('node_modules', '.vitest-cache'),
+  path.join('node_modules', '.vite'),
+];
 const writtenByOtherTests = (file: string) =>
   WRITTEN_BY_OTHER_TESTS.some((dir) => file === dir || file.startsWith(`${dir}${path.sep}`));
 
-/** Every file under the repo with its size and modification time; node_modules by its top folders. */
+/** Every file under the repo with its size and modification time; node_modules's files show in git status. */
 function files(dir = '', found: string[] = []): string[] {
   for (const entry of readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
     // .git changes under a running git (index refreshes); its state shows in `git status` below.
     if (file === '.git' || writtenByOtherTests(file)) continue;
     const stat = lstatSync(path.join(REPO_ROOT, file));
-    found.push(`${file} ${stat.size} ${stat.mtimeMs}`);
+    // A folder's own time moves with any entry written in it; its entries speak for themselves.
+    found.push(entry.isDirectory() ? file : `${file} ${stat.size} ${stat.mtimeMs}`);
     if (entry.isDirectory() && !entry.isSymbolicLink() && entry.name !== 'node_modules') files(file, found);
   }
   return found;
