@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build step of the nginx image, run on a copy of app/public (the web root):
+# Build step of the nginx image, run on a copy of the web root (STATIC_DIR):
 # 1. each asset gets a content-hashed twin (style.<hash>.css) and the HTML pages link
 #    the twin, which nginx may then let browsers cache for a year as immutable: a new
 #    version is a new name. The plain names stay, for anything that links them.
@@ -7,6 +7,8 @@
 #    instead of on every request. Not the HTML pages: nginx writes the site's domain into
 #    them as it sends them (sub_filter in nginx.conf), which a .gz would bypass.
 set -euo pipefail
+# A web root without CSS or JS (an app that serves its own) has nothing to fingerprint.
+shopt -s nullglob
 root=$1
 
 for asset in "$root"/assets/*.css "$root"/assets/*.js; do
