@@ -150,9 +150,11 @@ async function startNginxCopy(
   extras.tempDirs.push(confDir, upstreamDir, siteDir);
   const read = (file: string) => execOk(nginx, ['cat', file]);
   // The copy renders the site from the template at start: HTTPS on `port`, its port-80 server aside.
+  // Only the template is replaced: the files it includes stay the image's.
   const template = await read('/etc/nginx/site/site.conf.template');
+  const siteTemplate = path.join(siteDir, 'site.conf.template');
   writeFileSync(
-    path.join(siteDir, 'site.conf.template'),
+    siteTemplate,
     template.replaceAll(/listen 443\b/g, `listen ${port}`).replaceAll(/listen 80\b/g, `listen ${port + 100}`),
   );
   for (const file of ['upstream.conf', 'tls.conf', 'status.conf']) {
@@ -164,7 +166,7 @@ async function startNginxCopy(
   const binds = [
     `${confDir}:/etc/nginx/conf.d:ro`,
     `${upstreamDir}:/etc/nginx/upstream:ro`,
-    `${siteDir}:/etc/nginx/site:ro`,
+    `${siteTemplate}:/etc/nginx/site/site.conf.template:ro`,
     `${certs.Name}:/etc/nginx/certs:ro`,
   ];
   if (main) {
