@@ -75,6 +75,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // After the pool (it times its queries), before the routes (they capture the pool).
   if (config.METRICS_ENABLED) await app.register(metricsPlugin, { release: config.APP_RELEASE });
   await app.register(healthRoutes, { prefix: '/api/health' });
+  // The same two at the root of the app's own port, the contract of every app behind this
+  // stack: the monitor asks /ready every second to tell whether the app is up.
+  await app.register(healthRoutes, { probe: true });
   await app.register(postsRoutes, { prefix: '/api/posts' });
 
   // In containers nginx serves the static files; without it (npm run dev) the app does.

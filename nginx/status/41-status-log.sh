@@ -17,7 +17,7 @@ if ! [[ "$log" =~ ^/[A-Za-z0-9._/-]+$ ]]; then
   exit 1
 fi
 # The master opens it (as root, without CAP_DAC_OVERRIDE: as owner) with O_APPEND; the
-# monitor (the app image's node user, gid 1000) reads and truncates it through the group.
+# monitor (its image's node user, gid 1000) reads and truncates it through the group.
 touch "$log"
 chown 0:1000 "$log"
 chmod 0660 "$log"

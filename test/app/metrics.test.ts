@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app/src/app.js';
 import { loadConfig } from '../../app/src/config.js';
-import { parsePrometheusText, sumOf, type Sample } from '../../app/src/monitor/prometheus-text.js';
+import { parsePrometheusText, sumOf, type Sample } from '../../nginx/monitor/src/prometheus-text.js';
 import { startAppWithDatabase, type TestApp } from '../support/app.js';
 import { serverTiming } from '../support/server-timing.js';
 
@@ -44,8 +44,12 @@ describe('app metrics (prom-client, real database)', () => {
     // Two selects, one insert, each timed.
     expect(delta('db_query_duration_seconds_count', { kind: 'select', outcome: 'ok' })).toBe(3);
     expect(delta('db_query_duration_seconds_count', { kind: 'insert', outcome: 'ok' })).toBe(1);
-    // Its own scrapes are not counted.
-    expect(after.some((s) => s.labels.route?.startsWith('/internal'))).toBe(false);
+    // Its own scrapes are not counted, nor the probes at the root that the monitor asks.
+    expect((await app.inject('/ready')).statusCode).toBe(200);
+    expect((await app.inject('/live')).statusCode).toBe(200);
+    const probed = await scrape();
+    expect(probed.some((s) => s.labels.route?.startsWith('/internal'))).toBe(false);
+    expect(probed.some((s) => s.labels.route === '/ready' || s.labels.route === '/live')).toBe(false);
   });
 
   it('counts 5xx answers and database errors by outcome, and names its release', async () => {
@@ -132,13 +136,14 @@ describe('app metrics (prom-client, real database)', () => {
     expect(missing.json().message).toContain('never-seen');
   });
 
-  it("logs no line for the monitor's scrapes, and one for a request", async () => {
+  it("logs no line for the monitor's scrapes and probes, and one for a request", async () => {
     const lines: Array<{ msg: string; url?: string }> = [];
     const logged = await buildApp(loadConfig({ ...testApp.db.env }), {
       logger: { level: 'info', stream: { write: (line: string) => lines.push(JSON.parse(line)) } },
     });
     try {
       expect((await logged.inject('/internal/metrics')).statusCode).toBe(200);
+      expect((await logged.inject('/ready')).statusCode).toBe(200);
       expect((await logged.inject('/api/health/live')).statusCode).toBe(200);
       expect(lines.filter((l) => l.msg === 'request completed').map((l) => l.url)).toEqual(['/api/health/live']);
     } finally {

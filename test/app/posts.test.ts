@@ -125,11 +125,13 @@ describe('posts API (inject, real database)', () => {
     expect(await countPosts()).toBe(before);
   });
 
-  it('reports live and ready while the database answers', async () => {
-    expect((await app.inject('/api/health/live')).json()).toEqual({ status: 'ok' });
-    const ready = await app.inject('/api/health/ready');
-    expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ok' });
+  it('reports live and ready while the database answers, under /api/health and at the root (the contract)', async () => {
+    for (const prefix of ['/api/health', '']) {
+      expect((await app.inject(`${prefix}/live`)).json()).toEqual({ status: 'ok' });
+      const ready = await app.inject(`${prefix}/ready`);
+      expect(ready.statusCode, prefix).toBe(200);
+      expect(ready.json()).toEqual({ status: 'ok' });
+    }
   });
 });
 

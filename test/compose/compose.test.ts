@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../scripts/tool/core/docker.js';
-import { imagesOf } from '../../scripts/tool/core/env.js';
+import { builtImages, imagesOf } from '../../scripts/tool/core/env.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 
@@ -124,8 +124,7 @@ describe('docker-compose.yml end to end', () => {
   });
 
   it('keeps secrets out of the images: no .env, no password in any layer', async () => {
-    const images = imagesOf(process.env);
-    for (const image of [images.app, images.nginx, images.certs]) {
+    for (const image of builtImages(imagesOf(process.env))) {
       const history = await docker.getImage(image).history();
       const layers = JSON.stringify(history);
       expect(layers, image).not.toContain(stack.env.MYSQL_PASSWORD!);
@@ -134,6 +133,12 @@ describe('docker-compose.yml end to end', () => {
     const app = (await stack.compose(['exec', '-T', 'app', 'ls', '-a', '/srv'])).split('\n');
     expect(app).not.toContain('.env');
     expect(app).toEqual(expect.arrayContaining(['app', 'db', 'node_modules', 'package.json']));
+    // The monitor is the stack's own program in its own image: the sample app carries none of it.
+    expect((await stack.compose(['exec', '-T', 'app', 'ls', '/srv/app/dist'])).split('\n')).not.toContain('monitor');
+    const monitor = (await stack.compose(['exec', '-T', 'monitor', 'ls', '-a', '/srv'])).split('\n');
+    expect(monitor).toEqual(expect.arrayContaining(['monitor', 'node_modules', 'package.json']));
+    expect(monitor).not.toContain('app');
+    expect(monitor).not.toContain('.env');
   });
 
   it('passes nginx -t in the running nginx container', async () => {

@@ -2,12 +2,12 @@ import { appendFile, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PartTracker } from '../../app/src/monitor/history.js';
-import { NginxLog, parseNginxLine, StatusLogReader } from '../../app/src/monitor/nginx-log.js';
-import { parsePrometheusText } from '../../app/src/monitor/prometheus-text.js';
-import { buckets, quantileBetween } from '../../app/src/monitor/quantiles.js';
-import { hitRatio } from '../../app/src/monitor/registry.js';
-import { DB_STATUS, parseStubStatus, type DbStatus } from '../../app/src/monitor/sources.js';
+import { PartTracker } from '../../nginx/monitor/src/history.js';
+import { NginxLog, parseNginxLine, StatusLogReader } from '../../nginx/monitor/src/nginx-log.js';
+import { parsePrometheusText } from '../../nginx/monitor/src/prometheus-text.js';
+import { buckets, quantileBetween } from '../../nginx/monitor/src/quantiles.js';
+import { hitRatio } from '../../nginx/monitor/src/registry.js';
+import { DB_STATUS, parseStubStatus, type DbStatus } from '../../nginx/monitor/src/sources.js';
 
 describe("the monitor's pure parts", () => {
   it("reads nginx's status lines, proxied or not, with spaces and | in the URI", () => {

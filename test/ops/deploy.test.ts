@@ -17,7 +17,7 @@ import {
 import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
 import { APP_PORT, SLOT_PORT, deploy, rollback } from '../../scripts/tool/local/deploy.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
-import { parsePrometheusText } from '../../app/src/monitor/prometheus-text.js';
+import { parsePrometheusText } from '../../nginx/monitor/src/prometheus-text.js';
 import { writeResult } from '../support/results.js';
 import { statusAuthorization } from '../support/http.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheusText, sumOf, type Sample } from '../../app/src/monitor/prometheus-text.js';
+import { parsePrometheusText, sumOf, type Sample } from '../../nginx/monitor/src/prometheus-text.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';

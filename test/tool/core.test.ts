@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wholeNumber } from '../../scripts/tool/core/args.js';
-import { imagesOf, loadEnv } from '../../scripts/tool/core/env.js';
+import { composeService, composeServices } from '../../scripts/tool/core/compose.js';
+import { BUILT_SERVICES, builtImages, imagesOf, loadEnv } from '../../scripts/tool/core/env.js';
 import { replaceSection } from '../../scripts/tool/core/markdown.js';
 import {
   describeFailures,
@@ -62,13 +63,27 @@ describe('loadEnv and imagesOf', () => {
       app: 'webstack/app:latest',
       nginx: 'webstack/nginx:latest',
       certs: 'webstack/certs:latest',
+      monitor: 'webstack/monitor:latest',
       tag: 'latest',
     });
+    expect(builtImages(imagesOf({ IMAGE_TAG: 'v2' }))).toEqual([
+      'webstack/app:v2',
+      'webstack/nginx:v2',
+      'webstack/certs:v2',
+      'webstack/monitor:v2',
+    ]);
     expect(imagesOf({ IMAGE_TAG: 'v1', NGINX_IMAGE: 'webstack-local/nginx:1.26' }, 'test')).toMatchObject({
       nginxBase: 'webstack-local/nginx:1.26',
       app: 'webstack/app:v1',
     });
     expect(imagesOf({}, 'test').nginx).toBe('webstack/nginx:test');
+  });
+
+  it('lists exactly the services docker-compose.yml builds, under the names it gives their images', () => {
+    const built = composeServices().filter((service) => composeService(service).build);
+    expect([...BUILT_SERVICES].sort()).toEqual(built.sort());
+    for (const service of BUILT_SERVICES)
+      expect(composeService(service).image, service).toBe(`webstack/${service}:\${IMAGE_TAG:-latest}`);
   });
 });
 

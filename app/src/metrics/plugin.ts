@@ -9,6 +9,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     dbTime: DbTime;
   }
+  interface FastifyContextConfig {
+    /** A route machines ask all the time (a probe): not traffic, so not counted. */
+    untracked?: boolean;
+  }
 }
 
 /** Under this prefix the app answers only on its loopback port: nginx proxies /api/ alone. */
@@ -113,7 +117,7 @@ const metrics: FastifyPluginAsync<{ release: string }> = async (app, { release }
   app.addHook('onResponse', async (request, reply) => {
     const route = routeOf(request);
     // The monitor reads these every second: counting them would drown the real traffic.
-    if (route.startsWith(INTERNAL_PREFIX)) return;
+    if (route.startsWith(INTERNAL_PREFIX) || request.routeOptions.config.untracked) return;
     const labels = { method: request.method, route, status: String(reply.statusCode) };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);

@@ -1,11 +1,12 @@
 import { envSchema } from 'env-schema';
 
-/** The monitor's environment, validated once at start like the app's. */
+/** The monitor's environment, validated once at start. */
 export interface MonitorConfig {
   MONITOR_HOST: string;
   MONITOR_PORT: number;
   NGINX_STATUS_LOG: string;
   APP_URL: string;
+  APP_READY_PATH: string;
   NGINX_STATUS_URL: string;
   DB_HOST: string;
   DB_PORT: number;
@@ -30,6 +31,9 @@ const schema = {
     // the volume both share: read once a second and truncated here.
     NGINX_STATUS_LOG: { type: 'string', minLength: 1, default: '/srv/status-log/requests.log' },
     APP_URL: { type: 'string', minLength: 1, default: 'http://127.0.0.1:5000' },
+    // The app's side of the contract: this path on its port answers 2xx when it can serve.
+    // The monitor judges the app up or down by it alone; its metrics are optional.
+    APP_READY_PATH: { type: 'string', pattern: '^/[^\\s#]*$', default: '/ready' },
     NGINX_STATUS_URL: { type: 'string', minLength: 1, default: 'http://127.0.0.1:9113/stub_status' },
     DB_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     DB_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 3306 },

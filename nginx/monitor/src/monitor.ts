@@ -7,7 +7,15 @@ import { sumOf, type Sample } from './prometheus-text.js';
 import { buckets, quantileBetween, quantileOf } from './quantiles.js';
 import { hitRatio, monitorRegistry } from './registry.js';
 import { certificateDaysLeft, resolverFor, resolveSite, type DnsFacts } from './site-facts.js';
-import { dbStatusReader, readAppMetrics, readStubStatus, type DbStatus, type StubStatus } from './sources.js';
+import {
+  dbStatusReader,
+  readAppMetrics,
+  readStubStatus,
+  readyApp,
+  type AppMetrics,
+  type DbStatus,
+  type StubStatus,
+} from './sources.js';
 
 /** Rates and latencies cover this much of the recent past. */
 const WINDOW_MS = 5_000;
@@ -33,11 +41,9 @@ interface Traffic {
   errorRate?: number;
 }
 
-interface AppScrape {
+/** One read of the app's own metrics, where it serves any. */
+interface AppScrape extends AppMetrics {
   at: number;
-  url: string;
-  text: string;
-  samples: Sample[];
 }
 
 /** The bench's knee: the load one server carries before more connections add only latency. */
@@ -127,8 +133,9 @@ const healthOf = (up: boolean | undefined, traffic: Traffic): Health =>
 
 /**
  * Gathers every hop's figures once a second: nginx's stub_status and per-request log lines,
- * the app's Prometheus metrics, the database's status variables. Keeps what the status
- * page shows, including what each part has been through.
+ * whether the app is ready (and its Prometheus metrics, if it has any), the database's
+ * status variables. Keeps what the status page shows, including what each part has been
+ * through.
  */
 export class Monitor {
   readonly metrics = monitorRegistry();
@@ -137,6 +144,8 @@ export class Monitor {
   private readonly db: ReturnType<typeof dbStatusReader>;
   private readonly trackers = Object.fromEntries(PARTS.map((p) => [p, new PartTracker()])) as Record<Part, PartTracker>;
   private appScrapes: AppScrape[] = [];
+  /** Where the app answered ready at the last tick; undefined while it is down. */
+  private readyAppUrl?: string;
   private dbStatuses: Array<{ at: number; s: DbStatus }> = [];
   private stub?: StubStatus;
   private lastStubRequests = 0;
@@ -176,7 +185,13 @@ export class Monitor {
   }
 
   get appUrl(): string | undefined {
-    return this.appScrapes.at(-1)?.url;
+    return this.readyAppUrl;
+  }
+
+  /** Ready or not by the app's readiness path alone; its metrics, where it serves any, from the same address. */
+  private async readApp(): Promise<{ url: string; metrics?: AppMetrics }> {
+    const url = await readyApp(this.appUrls, this.config.APP_READY_PATH);
+    return { url, metrics: await readAppMetrics(url).catch(() => undefined) };
   }
 
   /** The DNS records and the certificate's days left, once a minute, without holding up a tick. */
@@ -208,7 +223,7 @@ export class Monitor {
     const [lines, stub, app, db] = await Promise.allSettled([
       this.statusLog.read(),
       readStubStatus(this.config.NGINX_STATUS_URL),
-      readAppMetrics(this.appUrls),
+      this.readApp(),
       this.db.read(),
     ]);
     // Without its lines the other figures still come: the page stays useful.
@@ -231,18 +246,24 @@ export class Monitor {
 
     const appUp = app.status === 'fulfilled';
     if (appUp) {
-      const scrape = { at: now, ...app.value };
-      const startedAt = sumOf(scrape.samples, 'process_start_time_seconds') * 1000;
-      const seen = this.trackers.app.observe(true, now, startedAt);
+      const { url, metrics } = app.value;
+      // Its own start time, where its metrics say: a restart between two ticks still counts.
+      const started = metrics?.samples.find((s) => s.name === 'process_start_time_seconds');
+      const seen = this.trackers.app.observe(true, now, started && started.value * 1000);
       if (seen.cameBack || seen.restarted) this.recordAppChange(now, seen.cameBack ? 'outage' : 'restart');
       this.appLastGood = now;
       this.appDownSince = undefined;
+      this.readyAppUrl = url;
       // A new process starts its counters at zero: deltas across it would be nonsense.
       if (seen.restarted) this.appScrapes = [];
-      this.appScrapes = [...this.appScrapes.filter((s) => s.at >= now - WINDOW_MS), scrape];
+      this.appScrapes = [
+        ...this.appScrapes.filter((s) => s.at >= now - WINDOW_MS),
+        ...(metrics ? [{ at: now, ...metrics }] : []),
+      ];
     } else {
       this.trackers.app.observe(false, now);
       this.appDownSince ??= now;
+      this.readyAppUrl = undefined;
       this.appScrapes = [];
     }
 
@@ -342,7 +363,7 @@ export class Monitor {
           health: healthOf(history('app').up, app),
           traffic: app,
           detail: {
-            address: this.appUrl ? new URL(this.appUrl).host : '127.0.0.1:5000',
+            address: new URL(this.appUrl ?? this.config.APP_URL).host,
             release: lastApp?.samples.find((s) => s.name === 'app_info')?.labels.release,
             poolInUse: gauge('db_pool_connections', { state: 'in_use' }),
             poolWaiting: gauge('db_pool_waiting'),

@@ -5,8 +5,8 @@ import { Monitor } from './monitor.js';
 import { recentAppRequest } from './sources.js';
 
 /**
- * The monitor: a second process of the app image, in the server namespace on loopback.
- * It keeps working while the app is down, which is when the status page matters most.
+ * The monitor: the stack's own process, in the server namespace on loopback, apart from
+ * the app. It keeps working while the app is down, which is when the status page matters most.
  * nginx serves the page and proxies /status/events, /status/requests/ and
  * /status/metrics here behind basic auth; nothing else can reach it.
  */

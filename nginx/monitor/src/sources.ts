@@ -37,13 +37,20 @@ async function get(url: string): Promise<string> {
 
 export const readStubStatus = async (url: string) => parseStubStatus(await get(url));
 
-/** The app's samples from the first of its addresses that answers (5001 serves during a deploy). */
-export async function readAppMetrics(urls: string[]): Promise<{ url: string; text: string; samples: Sample[] }> {
+/**
+ * Where the app keeps what it may offer beyond its readiness path: Prometheus metrics, and
+ * its recent requests by id. Both optional: an app without them is still up or down.
+ */
+const APP_METRICS_PATH = '/internal/metrics';
+const APP_REQUESTS_PATH = '/internal/requests/';
+
+/** The first of the app's addresses whose readiness path answers 2xx (5001 serves during a deploy). */
+export async function readyApp(urls: string[], readyPath: string): Promise<string> {
   let lastError: unknown;
   for (const url of urls) {
     try {
-      const text = await get(`${url}/internal/metrics`);
-      return { url, text, samples: parsePrometheusText(text) };
+      await get(`${url}${readyPath}`);
+      return url;
     } catch (err) {
       lastError = err;
     }
@@ -51,11 +58,30 @@ export async function readAppMetrics(urls: string[]): Promise<{ url: string; tex
   throw lastError;
 }
 
+export interface AppMetrics {
+  text: string;
+  samples: Sample[];
+}
+
+/** The app's own metrics, or undefined when it serves none (any answer but Prometheus text). */
+export async function readAppMetrics(url: string): Promise<AppMetrics | undefined> {
+  const response = await fetch(`${url}${APP_METRICS_PATH}`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+  // An app that renders its own pages may answer any path with HTML.
+  if (!response.ok || !/^text\/plain|^application\/openmetrics-text/.test(response.headers.get('content-type') ?? '')) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const text = await response.text();
+  return { text, samples: parsePrometheusText(text) };
+}
+
 export const recentAppRequest = async (url: string, id: string): Promise<unknown> => {
-  const response = await fetch(`${url}/internal/requests/${encodeURIComponent(id)}`, {
+  const response = await fetch(`${url}${APP_REQUESTS_PATH}${encodeURIComponent(id)}`, {
     signal: AbortSignal.timeout(TIMEOUT_MS),
   });
-  return response.ok ? response.json() : undefined;
+  if (response.ok && /^application\/json/.test(response.headers.get('content-type') ?? '')) return response.json();
+  await response.body?.cancel();
+  return undefined;
 };
 
 /** The server status variables the status page and /metrics report. */

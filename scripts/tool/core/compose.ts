@@ -46,6 +46,8 @@ export interface ComposeHealthcheck {
 }
 
 export interface ComposeService {
+  image?: string;
+  build?: { dockerfile?: string };
   command?: string[];
   environment?: Record<string, string> | string[];
   healthcheck?: ComposeHealthcheck;

@@ -12,16 +12,19 @@ export function loadEnv(file = `${REPO_ROOT}.env`, base: NodeJS.ProcessEnv = pro
   return { ...saved, ...base };
 }
 
-export interface Images {
+/**
+ * The services docker-compose.yml builds from this repo, each into webstack/<service> under
+ * IMAGE_TAG: the sample app, and the stack's own programs.
+ */
+export const BUILT_SERVICES = ['app', 'nginx', 'certs', 'monitor'] as const;
+export type BuiltService = (typeof BUILT_SERVICES)[number];
+
+export type Images = Record<BuiltService, string> & {
   mysql: string;
   nginxBase: string;
   nodeBase: string;
-  /** The stack's own images, built from this repo under IMAGE_TAG. */
-  app: string;
-  nginx: string;
-  certs: string;
   tag: string;
-}
+};
 
 /**
  * The images a stack runs: the base images scripts/up chose (official, or the local
@@ -33,9 +36,13 @@ export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images 
     mysql: env.MYSQL_IMAGE ?? 'mysql:8.4',
     nginxBase: env.NGINX_IMAGE ?? 'nginx:1.28',
     nodeBase: env.NODE_IMAGE ?? 'node:24-bookworm-slim',
-    app: `webstack/app:${tag}`,
-    nginx: `webstack/nginx:${tag}`,
-    certs: `webstack/certs:${tag}`,
+    ...(Object.fromEntries(BUILT_SERVICES.map((service) => [service, `webstack/${service}:${tag}`])) as Record<
+      BuiltService,
+      string
+    >),
     tag,
   };
 }
+
+/** This repo's images among `images`, in BUILT_SERVICES' order. */
+export const builtImages = (images: Images): string[] => BUILT_SERVICES.map((service) => images[service]);

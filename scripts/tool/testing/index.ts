@@ -101,7 +101,7 @@ export async function startWebstack(options: WebstackOptions = {}): Promise<Webs
   const base: NodeJS.ProcessEnv = { ...process.env, IMAGE_TAG: imageTag };
   // images.sh keeps the image variables already set.
   if (BASE_IMAGE_NAMES.some((name) => !base[name])) Object.assign(base, await ensureBaseImagesOnce());
-  // Installed from a packed tarball, the lock file the app image is built with sits in dist/
+  // Installed from a packed tarball, the lock file the images are built with sits in dist/
   // (npm pack never includes package-lock.json).
   if (!existsSync(`${REPO_ROOT}package-lock.json`)) base.BUILD_LOCKFILE = 'dist/package-lock.json';
   if (options.build !== 'never') await buildStackImages(base, options.build === 'always' ? 'always' : 'missing');

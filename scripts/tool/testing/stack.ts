@@ -5,7 +5,7 @@ import { DockerComposeEnvironment, Wait } from 'testcontainers';
 import { compose, composeDefault, composeServices } from '../core/compose.js';
 import { docker, publishedPort, removeContainer, serviceContainer } from '../core/docker.js';
 import { COMPOSE_FILE, REPO_ROOT } from '../core/paths.js';
-import { imagesOf } from '../core/env.js';
+import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
 import { request, type Endpoint } from '../core/http.js';
 import { siteEndpoint } from '../core/site.js';
 import { sqlAsRoot } from '../core/sql.js';
@@ -149,15 +149,15 @@ export async function removeLeftoverStacks(): Promise<string[]> {
 }
 
 /**
- * Builds the stack's own images (app, nginx, certs) through docker-compose.yml, the one
- * definition of how they are built: 'always' (docker's cache keeps that quick when nothing
- * changed), or only when one of them is 'missing'.
+ * Builds this repo's images (BUILT_SERVICES) through docker-compose.yml, the one definition
+ * of how they are built: 'always' (docker's cache keeps that quick when nothing changed), or
+ * only when one of them is 'missing'.
  */
 export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' | 'missing'): Promise<void> {
   const images = imagesOf(base);
   if (when === 'missing') {
     const present = await Promise.all(
-      [images.app, images.nginx, images.certs].map((name) =>
+      builtImages(images).map((name) =>
         docker
           .getImage(name)
           .inspect()
@@ -169,7 +169,7 @@ export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' |
   }
   // A compose project name allows fewer characters than an image tag (no dot: testing-0.1.0).
   const project = `${PROJECT_PREFIX}build-${images.tag.toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`;
-  await compose(project, ['build', 'app', 'nginx', 'certs'], isolatedEnv(base));
+  await compose(project, ['build', ...BUILT_SERVICES], isolatedEnv(base));
 }
 
 let leftoversRemoved: Promise<unknown> | undefined;

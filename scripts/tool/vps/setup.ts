@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
 import { ensureBaseImages } from '../core/base-images.js';
-import { compose } from '../core/compose.js';
-import { imagesOf } from '../core/env.js';
+import { compose, composeServices } from '../core/compose.js';
+import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { stepper, type Log } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
@@ -99,13 +99,12 @@ export async function serviceStates(host: Host): Promise<Array<{ service: string
     });
 }
 
-const STACK_SERVICES = ['db', 'app', 'certs', 'nginx', 'monitor'];
-
 async function stackHealthy(host: Host): Promise<boolean> {
   const states = await serviceStates(host).catch(() => []);
-  return STACK_SERVICES.every((service) =>
-    states.some((s) => s.service === service && s.state === 'running' && s.health === 'healthy'),
-  );
+  // Every service but the namespace owner, which host networking leaves unstarted.
+  return composeServices()
+    .filter((service) => service !== 'server')
+    .every((service) => states.some((s) => s.service === service && s.state === 'running' && s.health === 'healthy'));
 }
 
 export async function setup(options: SetupOptions): Promise<SetupResult> {
@@ -148,8 +147,8 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
   };
   const images = imagesOf(baseEnv);
   const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
-  await step(`building the release on this machine (${images.app}, ${images.nginx}, ${images.certs})`, () =>
-    compose(`webstack-vps-build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], env),
+  await step(`building the release on this machine (${builtImages(images).join(', ')})`, () =>
+    compose(`webstack-vps-build-${images.tag}`, ['build', ...BUILT_SERVICES], env),
   );
 
   return withServerLock(host, 'setup', async () => {
@@ -171,7 +170,11 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
             exitCode: 1,
           }))
         ).exitCode === 0;
-      const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
+      const refs = [
+        images.mysql,
+        images.nginxBase,
+        ...builtImages(images).filter((ref) => !appLive || ref !== images.app),
+      ];
       const pull = [images.mysql, images.nginxBase];
       const shipped = await shipImages(host, refs, {
         registry: options.registry,

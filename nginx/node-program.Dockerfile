@@ -1,42 +1,43 @@
-# The certificate manager (certs service): local CA, ACME issuance and renewal.
+# The stack's own Node.js programs beside nginx, one image each: PROGRAM names the program's
+# npm workspace under nginx/ (certs: the certificate manager; monitor: the /status figures),
+# whose package.json holds its npm packages, so no image carries another's (or the app's).
+# docker-compose.yml gives each its command and user.
 # NODE_IMAGE: the official image by default, or the local stand-in (scripts/lib/images.sh).
-# Its npm packages are its own workspace's (nginx/certs/package.json), not the app's.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+ARG PROGRAM
 # Where the lock file is: dist/ in the packed npm package (see app/Dockerfile).
 ARG LOCKFILE=package-lock.json
 WORKDIR /src
 COPY package.json ./
 COPY ${LOCKFILE} ./package-lock.json
-COPY nginx/certs/package.json nginx/certs/
+COPY nginx/${PROGRAM}/package.json nginx/${PROGRAM}/
 # The root's packages too: TypeScript is a dev dependency of the repo.
 RUN --mount=type=secret,id=build_ca \
     if [ -s /run/secrets/build_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build_ca; fi; \
-    npm ci --workspace=nginx/certs --include-workspace-root --ignore-scripts --no-audit --no-fund
+    npm ci --workspace=nginx/${PROGRAM} --include-workspace-root --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
-COPY nginx/certs/tsconfig.json nginx/certs/
-COPY nginx/certs/src/ nginx/certs/src/
-RUN npx tsc -p nginx/certs/tsconfig.json
+COPY nginx/${PROGRAM}/tsconfig.json nginx/${PROGRAM}/
+COPY nginx/${PROGRAM}/src/ nginx/${PROGRAM}/src/
+RUN npx tsc -p nginx/${PROGRAM}/tsconfig.json
 
 FROM ${NODE_IMAGE} AS production-deps
+ARG PROGRAM
 ARG LOCKFILE=package-lock.json
 WORKDIR /src
 COPY package.json ./
 COPY ${LOCKFILE} ./package-lock.json
-COPY nginx/certs/package.json nginx/certs/
+COPY nginx/${PROGRAM}/package.json nginx/${PROGRAM}/
 RUN --mount=type=secret,id=build_ca \
     if [ -s /run/secrets/build_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/build_ca; fi; \
-    npm ci --omit=dev --workspace=nginx/certs --ignore-scripts --no-audit --no-fund \
+    npm ci --omit=dev --workspace=nginx/${PROGRAM} --ignore-scripts --no-audit --no-fund \
     && rm -rf node_modules/@webstack
 
 FROM ${NODE_IMAGE}
+ARG PROGRAM
 ENV NODE_ENV=production
 WORKDIR /srv
 COPY --from=production-deps /src/node_modules/ node_modules/
-COPY nginx/certs/package.json ./
-COPY --from=build /src/nginx/certs/dist/ certs/dist/
-# Runs as root, but with every capability dropped (docker-compose.yml): its files are then
-# root's with mode 600, which nginx's master (root, without CAP_DAC_OVERRIDE) can read and
-# nobody else can. A non-root owner would need nginx to keep DAC_OVERRIDE instead.
-CMD ["node", "certs/dist/main.js"]
+COPY nginx/${PROGRAM}/package.json ./
+COPY --from=build /src/nginx/${PROGRAM}/dist/ ${PROGRAM}/dist/
