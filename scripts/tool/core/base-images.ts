@@ -52,7 +52,9 @@ export function ensureBaseImages(env: NodeJS.ProcessEnv, log: Log): Promise<Reco
 
 /** A variable images.sh sets to a constant (LOCAL_BASE_IMAGE=...), read from the file that defines it. */
 function imagesShConstant(name: string): string {
-  const value = new RegExp(`^${name}=(\\S+)$`, 'm').exec(readFileSync(`${REPO_ROOT}scripts/lib/images.sh`, 'utf8'))?.[1];
+  const value = new RegExp(`^${name}=(\\S+)$`, 'm').exec(
+    readFileSync(`${REPO_ROOT}scripts/lib/images.sh`, 'utf8'),
+  )?.[1];
   if (!value) throw new Error(`scripts/lib/images.sh defines no ${name}`);
   return value;
 }
