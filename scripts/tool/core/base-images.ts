@@ -4,6 +4,7 @@
 // answers, else stand-ins it builds on this machine from Debian and npm packages (that
 // needs root, debootstrap and apt the first time). Names already set in `env` win.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { REPO_ROOT } from './paths.js';
 import type { Log } from './steps.js';
 
@@ -47,4 +48,23 @@ export function ensureBaseImages(env: NodeJS.ProcessEnv, log: Log): Promise<Reco
       resolve(settled);
     });
   });
+}
+
+/** A variable images.sh sets to a constant (LOCAL_BASE_IMAGE=...), read from the file that defines it. */
+function imagesShConstant(name: string): string {
+  const value = new RegExp(`^${name}=(\\S+)$`, 'm').exec(
+    readFileSync(`${REPO_ROOT}scripts/lib/images.sh`, 'utf8'),
+  )?.[1];
+  if (!value) throw new Error(`scripts/lib/images.sh defines no ${name}`);
+  return value;
+}
+
+/**
+ * The Debian image an example app builds on (its DEBIAN_IMAGE build argument): DEBIAN_IMAGE
+ * when set; where the stack runs on the local stand-ins, the Debian image they are built
+ * from; else undefined, and the example's own default (the official image) holds.
+ */
+export function debianImage(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.DEBIAN_IMAGE) return env.DEBIAN_IMAGE;
+  return env.NODE_IMAGE === imagesShConstant('LOCAL_NODE_IMAGE') ? imagesShConstant('LOCAL_BASE_IMAGE') : undefined;
 }

@@ -22,10 +22,19 @@ export function defaultTarget(): StackTarget {
 /** How a command runs `docker compose` for a project: here (below), or on a server over SSH (scripts/vps). */
 export type ComposeRunner = (project: string, args: string[], env: NodeJS.ProcessEnv) => Promise<string>;
 
-/** Runs `docker compose` on the repo's compose file; throws with its output on failure. */
-export async function compose(project: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+/**
+ * Runs `docker compose` on the repo's compose file, with `overrides` layered on it (e.g. an
+ * example app's); throws with its output on failure.
+ */
+export async function compose(
+  project: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  overrides: readonly string[] = [],
+): Promise<string> {
+  const files = [COMPOSE_FILE, ...overrides].flatMap((file) => ['-f', file]);
   try {
-    const { stdout } = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', project, ...args], {
+    const { stdout } = await run('docker', ['compose', ...files, '-p', project, ...args], {
       env,
       cwd: REPO_ROOT,
       maxBuffer: 64 * 1024 * 1024,

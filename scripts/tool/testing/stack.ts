@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { relative } from 'node:path';
 import type Docker from 'dockerode';
 import { DockerComposeEnvironment, Wait } from 'testcontainers';
 import { compose, composeDefault, composeServices } from '../core/compose.js';
@@ -79,6 +80,8 @@ export interface StackOptions {
   build?: boolean | 'missing';
   /** How long every service may take to become healthy (default 4 minutes). */
   startupTimeoutMs?: number;
+  /** Compose files layered on docker-compose.yml (absolute paths), e.g. an example app's. */
+  overrides?: string[];
 }
 
 export interface Stack {
@@ -180,8 +183,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await leftoversRemoved;
   const project = options.project ?? stackProjectName();
   const env = isolatedEnv(options.base ?? process.env, options.env);
-  const run = (args: string[]) => compose(project, args, env);
-  let environment = new DockerComposeEnvironment(REPO_ROOT, COMPOSE_FILE.slice(REPO_ROOT.length))
+  const overrides = options.overrides ?? [];
+  const run = (args: string[]) => compose(project, args, env, overrides);
+  const files = [COMPOSE_FILE, ...overrides].map((file) => relative(REPO_ROOT, file));
+  let environment = new DockerComposeEnvironment(REPO_ROOT, files)
     .withProjectName(project)
     .withEnvironment(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)))
     // Each stack is removed by stop(), or by removeLeftoverStacks() after a crash: no Ryuk,

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePrometheusText, sumOf } from '../../app/src/monitor/prometheus-text.js';
+import { debianImage } from '../../scripts/tool/core/base-images.js';
+import { compose } from '../../scripts/tool/core/compose.js';
+import { buildImage, logText, signalMainProcess } from '../../scripts/tool/core/docker.js';
+import { request, type HttpRequest } from '../../scripts/tool/core/http.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
+import { runTraffic } from '../../scripts/tool/core/traffic.js';
+import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
+import { isolatedEnv, stackProjectName, startStack, type Stack } from '../../scripts/tool/testing/stack.js';
+import { isCleanJsonError, statusAuthorization } from '../support/http.js';
+
+// The guestbook (Flask and PyMySQL on gunicorn) in place of the sample app: the stack's
+// own docker-compose.yml with the example's compose file layered on it (APP_PATHS=all).
+const EXAMPLE = `${REPO_ROOT}examples/gunicorn/`;
+const OVERRIDES = [`${EXAMPLE}compose.yml`];
+
+let stack: Stack;
+
+beforeAll(async () => {
+  const debian = debianImage(process.env);
+  const env: Record<string, string> = debian ? { DEBIAN_IMAGE: debian } : {};
+  // Only the example's image: the stack's own are built once for every file (global setup).
+  // Built as compose describes it (image name, context, arguments), by the engine's builder,
+  // whose layer cache the other builds of this machine share.
+  const project = stackProjectName();
+  const config = JSON.parse(
+    await compose(project, ['config', '--format', 'json'], isolatedEnv(process.env, env), OVERRIDES),
+  ) as { services: { app: { image: string; build: { context: string; args: Record<string, string> } } } };
+  const { image, build } = config.services.app;
+  await buildImage(build.context, image, build.args);
+  stack = await startStack({ project, overrides: OVERRIDES, env });
+  // The example's schema, as a migration runner would apply it.
+  for (const file of readdirSync(`${EXAMPLE}migrations`).sort())
+    await stack.sql(readFileSync(`${EXAMPLE}migrations/${file}`, 'utf8'));
+}, 600_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const send = (path: string, options: HttpRequest = {}) => request(stack.port, path, options);
+const addEntry = (body: unknown) => send('/api/entries', { method: 'POST', body: JSON.stringify(body), headers: json });
+const json = { 'content-type': 'application/json' };
+const form = (fields: Record<string, string>) =>
+  send('/', {
+    method: 'POST',
+    body: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+const ready = async () => (await send('/ready')).status === 200;
+const storedIds = async () => new Set((await stack.sql('SELECT id FROM entries')).split('\n').filter(Boolean));
+
+describe('the guestbook through nginx (Python on gunicorn, APP_PATHS=all)', () => {
+  it('renders its own page with the entries and a form; a form post adds one (303 to the page)', async () => {
+    expect((await addEntry({ name: 'Ada', message: 'Hello from the API' })).status).toBe(201);
+    const signed = await form({ name: 'Grace', message: 'Signed with the form' });
+    expect(signed.status).toBe(303);
+    expect(signed.headers.location).toBe('/');
+    const page = await send('/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain('<form method="post" action="/">');
+    expect(page.body).toContain('Hello from the API');
+    expect(page.body.indexOf('Signed with the form')).toBeLessThan(page.body.indexOf('Hello from the API'));
+  });
+
+  it('creates and reads entries through the JSON API', async () => {
+    const created = await addEntry({ name: '  Lin  ', message: 'Ni hao 🌐' });
+    expect(created.status).toBe(201);
+    const entry = created.json();
+    expect(entry).toMatchObject({ name: 'Lin', message: 'Ni hao 🌐' });
+    expect(entry.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(created.headers.location).toBe(`/api/entries/${entry.id}`);
+    expect((await send(created.headers.location!)).json()).toEqual(entry);
+    expect((await send('/api/entries?limit=1')).json()).toEqual({ entries: [entry] });
+    const missing = await send('/api/entries/999999999');
+    expect(missing.status).toBe(404);
+    expect(isCleanJsonError(404, missing.body, missing.headers['content-type'])).toBe(true);
+  });
+
+  it('answers bad input with 400 JSON naming the field, and stores nothing', async () => {
+    const before = await storedIds();
+    const cases: Array<[unknown, string]> = [
+      [{ name: '', message: 'no name' }, 'name'],
+      [{ name: 'no message' }, 'message'],
+      [{ name: 'x', message: 'y'.repeat(1001) }, 'message'],
+      [{ name: 'x', message: 'y', admin: true }, 'admin'],
+      [['not', 'an', 'object'], 'body'],
+    ];
+    for (const [body, field] of cases) {
+      const response = await addEntry(body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(isCleanJsonError(400, response.body, response.headers['content-type'])).toBe(true);
+      expect(response.json().field).toBe(field);
+    }
+    const limit = await send('/api/entries?limit=0');
+    expect(limit.status).toBe(400);
+    expect(limit.json().field).toBe('limit');
+    const badForm = await form({ name: 'Only a name', message: '   ' });
+    expect(badForm.status).toBe(400);
+    expect(badForm.body).toContain('message must not be empty');
+    expect(await storedIds()).toEqual(before);
+  });
+
+  it('escapes markup from users in the page', async () => {
+    const markup = '<script>alert(1)</script>';
+    const created = await addEntry({ name: markup, message: '<img src=x onerror=alert(2)> & "quoted"' });
+    expect(created.status).toBe(201);
+    expect(created.json().name).toBe(markup);
+    const page = (await send('/')).body;
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).toContain('&lt;img src=x onerror=alert(2)&gt; &amp; &#34;quoted&#34;');
+    expect(page).not.toContain('<script');
+    expect(page).not.toContain('<img');
+    // Echoed back into the form after a refused post, still escaped.
+    const refused = await form({ name: '"><script>alert(3)</script>', message: '' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).not.toContain('<script');
+  });
+
+  it("sends nginx's security headers on its pages and API answers, and the app logs nginx's request id", async () => {
+    for (const path of ['/', '/api/entries', '/api/entries/0']) {
+      const response = await send(path);
+      expect(response.headers['content-security-policy'], path).toContain("default-src 'self'");
+      expect(response.headers['x-content-type-options'], path).toBe('nosniff');
+      expect(response.headers['x-frame-options'], path).toBe('DENY');
+      expect(response.headers['referrer-policy'], path).toBe('no-referrer');
+      expect(response.headers['cross-origin-opener-policy'], path).toBe('same-origin');
+      expect(response.headers['x-request-id'], path).toMatch(/^[0-9a-f]{32}$/);
+    }
+    const id = (await send('/api/entries')).headers['x-request-id'] as string;
+    const line = await waitFor(
+      'the app logged the request with its id',
+      async () =>
+        (await logText(await stack.container('app')))
+          .split('\n')
+          .filter((text) => text.includes(id))
+          .map((text) => JSON.parse(text) as Record<string, unknown>)[0],
+      { timeoutMs: 10_000 },
+    );
+    expect(line).toMatchObject({ requestId: id, method: 'GET', path: '/api/entries', status: 200 });
+  });
+
+  it('redirects plain HTTP to HTTPS and answers unknown host names with 421', async () => {
+    const plain = await request(stack.httpPort, '/?page=2', { host: 'www.foobar.com' });
+    expect(plain.status).toBe(301);
+    expect(plain.headers.location).toBe('https://www.foobar.com/?page=2');
+    expect((await request(stack.httpPort, '/', { host: 'evil.example' })).status).toBe(421);
+    const unknown = await send('/', { host: 'evil.example', servername: 'www.foobar.com' });
+    expect(unknown.status).toBe(421);
+    expect(unknown.body).not.toContain('<form');
+  });
+
+  it('refuses a body over the limit in nginx with 413 JSON, and keeps /internal/ private', async () => {
+    const before = await storedIds();
+    const response = await addEntry({ name: 'big', message: 'y'.repeat(20_000) });
+    expect(response.status).toBe(413);
+    expect(response.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+    expect(await storedIds()).toEqual(before);
+    // The app's metrics are for the monitor on loopback, not for the world.
+    const internal = await send('/internal/metrics');
+    expect(internal.status).toBe(404);
+    expect(internal.body).not.toContain('process_start_time_seconds');
+  });
+
+  it('is seen up on /status by the monitor', async () => {
+    const auth = { authorization: statusAuthorization(stack.env.STATUS_PASSWORD) };
+    await waitFor(
+      'the monitor sees the app and the database up',
+      async () => {
+        const response = await send('/status/metrics', { headers: auth });
+        const samples = parsePrometheusText(response.body);
+        return ['app', 'db'].every((part) => sumOf(samples, 'webstack_up', { part }) === 1);
+      },
+      { timeoutMs: 30_000 },
+    );
+  });
+});
+
+describe('faults of the guestbook (restart policy, drain)', () => {
+  it('comes back after a kill -9 under writes, with every acknowledged write stored', async () => {
+    const acknowledged = new Map<number, string>();
+    const tag = randomBytes(4).toString('hex');
+    let written = 0;
+    const kill = sleep(1_500).then(async () => signalMainProcess(await stack.container('app'), 'SIGKILL'));
+    await runTraffic({
+      port: stack.port,
+      connections: 4,
+      durationMs: 60_000,
+      until: kill.then(() => waitFor('the app answers again', ready, { timeoutMs: 60_000 })),
+      mix: [
+        {
+          weight: 1,
+          path: '/api/entries',
+          options: () => ({ method: 'POST', body: { name: `kill-${tag}`, message: `write ${written++}` } }),
+        },
+      ],
+      onResponse: (_request, response) => {
+        if (response.status !== 201) {
+          // While the app is down nginx answers for it, in JSON.
+          expect([502, 503]).toContain(response.status);
+          expect(isCleanJsonError(response.status, response.body, response.headers['content-type'])).toBe(true);
+          return;
+        }
+        const entry = response.json<{ id: number; message: string }>();
+        acknowledged.set(entry.id, entry.message);
+      },
+    });
+    await kill;
+    const stored = new Map(
+      (await stack.sql(`SELECT id, message FROM entries WHERE name = 'kill-${tag}'`))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split('\t') as [string, string])
+        .map(([id, message]) => [Number(id), message]),
+    );
+    expect(acknowledged.size).toBeGreaterThan(0);
+    expect([...acknowledged].filter(([id, message]) => stored.get(id) !== message)).toEqual([]);
+    expect((await (await stack.container('app')).inspect()).RestartCount).toBeGreaterThanOrEqual(1);
+  });
+
+  it('on SIGTERM finishes the request in flight, refuses new ones cleanly, and comes back', async () => {
+    // A table lock held for 3 s keeps a read waiting inside the app: a slow request.
+    const lock = stack.sql('LOCK TABLES entries WRITE; SELECT SLEEP(3); UNLOCK TABLES;');
+    await sleep(500);
+    const slow = send('/api/entries?limit=1', { timeoutMs: 20_000 });
+    await sleep(500);
+    await signalMainProcess(await stack.container('app'), 'SIGTERM');
+    await sleep(300);
+    const during = await send('/api/entries?limit=1');
+    const inFlight = await slow;
+    await lock;
+    expect(inFlight.status).toBe(200);
+    expect(inFlight.json().entries).toHaveLength(1);
+    expect([502, 503]).toContain(during.status);
+    expect(isCleanJsonError(during.status, during.body, during.headers['content-type'])).toBe(true);
+    await waitFor('the app is back', ready, { timeoutMs: 60_000 });
+  });
+});
