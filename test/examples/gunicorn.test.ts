@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheusText, sumOf } from '../../app/src/monitor/prometheus-text.js';
+import { parsePrometheusText, sumOf } from '../../nginx/monitor/src/prometheus-text.js';
 import { debianImage } from '../../scripts/tool/core/base-images.js';
 import { compose } from '../../scripts/tool/core/compose.js';
 import { buildImage, logText, signalMainProcess } from '../../scripts/tool/core/docker.js';
