@@ -1,4 +1,4 @@
-import { imagesOf } from '../../scripts/tool/core/env.js';
+import { builtImages, imagesOf } from '../../scripts/tool/core/env.js';
 import { buildStackImages } from '../../scripts/tool/testing/stack.js';
 
 // Builds the stack's own images through docker-compose.yml (the one definition of how they
@@ -7,8 +7,7 @@ import { buildStackImages } from '../../scripts/tool/testing/stack.js';
 export default async function setup(): Promise<void> {
   if (process.env.TEST_IMAGES_BUILT === '1') return;
   const started = Date.now();
-  const images = imagesOf(process.env);
-  process.stdout.write(`building ${images.app}, ${images.nginx} and ${images.certs} from docker-compose.yml\n`);
+  process.stdout.write(`building ${builtImages(imagesOf(process.env)).join(', ')} from docker-compose.yml\n`);
   await buildStackImages(process.env, 'always');
   process.stdout.write(`images built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { wholeNumber } from '../../scripts/tool/core/args.js';
-import { imagesOf, loadEnv } from '../../scripts/tool/core/env.js';
+import { BUILT_SERVICES, builtImages, imagesOf, loadEnv } from '../../scripts/tool/core/env.js';
+import { COMPOSE_FILE } from '../../scripts/tool/core/paths.js';
 import { replaceSection } from '../../scripts/tool/core/markdown.js';
 import {
   describeFailures,
@@ -62,13 +64,29 @@ describe('loadEnv and imagesOf', () => {
       app: 'webstack/app:latest',
       nginx: 'webstack/nginx:latest',
       certs: 'webstack/certs:latest',
+      migrate: 'webstack/migrate:latest',
       tag: 'latest',
     });
+    expect(builtImages(imagesOf({ IMAGE_TAG: 'v2' }))).toEqual([
+      'webstack/app:v2',
+      'webstack/nginx:v2',
+      'webstack/certs:v2',
+      'webstack/migrate:v2',
+    ]);
     expect(imagesOf({ IMAGE_TAG: 'v1', NGINX_IMAGE: 'webstack-local/nginx:1.26' }, 'test')).toMatchObject({
       nginxBase: 'webstack-local/nginx:1.26',
       app: 'webstack/app:v1',
     });
     expect(imagesOf({}, 'test').nginx).toBe('webstack/nginx:test');
+  });
+
+  it("lists exactly docker-compose.yml's built services, each under its own image name", () => {
+    const { services } = parse(readFileSync(COMPOSE_FILE, 'utf8')) as {
+      services: Record<string, { build?: unknown; image?: string }>;
+    };
+    const built = Object.entries(services).filter(([, service]) => service.build !== undefined);
+    expect(built.map(([name]) => name).sort()).toEqual([...BUILT_SERVICES].sort());
+    for (const [name, service] of built) expect(service.image).toBe(`webstack/${name}:\${IMAGE_TAG:-latest}`);
   });
 });
 

@@ -47,6 +47,8 @@ export interface ComposeHealthcheck {
 
 export interface ComposeService {
   command?: string[];
+  /** "no" marks a one-shot service (it runs once and exits), such as the migrations. */
+  restart?: string;
   environment?: Record<string, string> | string[];
   healthcheck?: ComposeHealthcheck;
 }

@@ -12,14 +12,18 @@ export function loadEnv(file = `${REPO_ROOT}.env`, base: NodeJS.ProcessEnv = pro
   return { ...saved, ...base };
 }
 
-export interface Images {
+/**
+ * The services whose images this repo builds (docker-compose.yml's `build:` sections), each
+ * as webstack/<service>:<IMAGE_TAG>: the one list every builder, shipper and cleaner reads.
+ */
+export const BUILT_SERVICES = ['app', 'nginx', 'certs', 'migrate'] as const;
+export type BuiltService = (typeof BUILT_SERVICES)[number];
+
+/** The base images, then the stack's own images, built from this repo under IMAGE_TAG. */
+export interface Images extends Record<BuiltService, string> {
   mysql: string;
   nginxBase: string;
   nodeBase: string;
-  /** The stack's own images, built from this repo under IMAGE_TAG. */
-  app: string;
-  nginx: string;
-  certs: string;
   tag: string;
 }
 
@@ -33,9 +37,13 @@ export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images 
     mysql: env.MYSQL_IMAGE ?? 'mysql:8.4',
     nginxBase: env.NGINX_IMAGE ?? 'nginx:1.28',
     nodeBase: env.NODE_IMAGE ?? 'node:24-bookworm-slim',
-    app: `webstack/app:${tag}`,
-    nginx: `webstack/nginx:${tag}`,
-    certs: `webstack/certs:${tag}`,
+    ...(Object.fromEntries(BUILT_SERVICES.map((service) => [service, `webstack/${service}:${tag}`])) as Record<
+      BuiltService,
+      string
+    >),
     tag,
   };
 }
+
+/** The stack's own images (BUILT_SERVICES) under `images.tag`, in that order. */
+export const builtImages = (images: Images): string[] => BUILT_SERVICES.map((service) => images[service]);

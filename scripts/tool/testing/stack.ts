@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
 import { DockerComposeEnvironment, Wait } from 'testcontainers';
-import { compose, composeDefault, composeServices } from '../core/compose.js';
+import { compose, composeDefault, composeService, composeServices } from '../core/compose.js';
 import { docker, publishedPort, removeContainer, serviceContainer } from '../core/docker.js';
 import { COMPOSE_FILE, REPO_ROOT } from '../core/paths.js';
-import { imagesOf } from '../core/env.js';
+import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
 import { request, type Endpoint } from '../core/http.js';
 import { siteEndpoint } from '../core/site.js';
 import { sqlAsRoot } from '../core/sql.js';
@@ -149,7 +149,7 @@ export async function removeLeftoverStacks(): Promise<string[]> {
 }
 
 /**
- * Builds the stack's own images (app, nginx, certs) through docker-compose.yml, the one
+ * Builds the stack's own images (BUILT_SERVICES) through docker-compose.yml, the one
  * definition of how they are built: 'always' (docker's cache keeps that quick when nothing
  * changed), or only when one of them is 'missing'.
  */
@@ -157,7 +157,7 @@ export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' |
   const images = imagesOf(base);
   if (when === 'missing') {
     const present = await Promise.all(
-      [images.app, images.nginx, images.certs].map((name) =>
+      builtImages(images).map((name) =>
         docker
           .getImage(name)
           .inspect()
@@ -169,7 +169,7 @@ export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' |
   }
   // A compose project name allows fewer characters than an image tag (no dot: testing-0.1.0).
   const project = `${PROJECT_PREFIX}build-${images.tag.toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`;
-  await compose(project, ['build', 'app', 'nginx', 'certs'], isolatedEnv(base));
+  await compose(project, ['build', ...BUILT_SERVICES], isolatedEnv(base));
 }
 
 let leftoversRemoved: Promise<unknown> | undefined;
@@ -188,9 +188,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // whose image needs a registry.
     .withAutoCleanup(false)
     .withStartupTimeout(options.startupTimeoutMs ?? 240_000);
-  // Healthy as docker-compose.yml defines it, for every service (compose's container names end in -1).
+  // Healthy as docker-compose.yml defines it, for every service (compose's container names end
+  // in -1); a one-shot service (restart "no", the migrations) has ended with exit code 0.
   for (const service of composeServices())
-    environment = environment.withWaitStrategy(`${service}-1`, Wait.forHealthCheck());
+    environment = environment.withWaitStrategy(
+      `${service}-1`,
+      composeService(service).restart === 'no' ? Wait.forOneShotStartup() : Wait.forHealthCheck(),
+    );
   if (options.build === true) environment = environment.withBuild();
   else if (!options.build) environment = environment.withClientOptions({ commandOptions: ['--no-build'] });
   try {

@@ -7,8 +7,7 @@ import { promisify } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
 import { ensureBaseImages } from '../core/base-images.js';
 import { compose } from '../core/compose.js';
-import { imagesOf } from '../core/env.js';
-import { REPO_ROOT } from '../core/paths.js';
+import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
 import { stepper, type Log } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
 import { dnsCheck } from '../dns/commands.js';
@@ -22,6 +21,7 @@ import {
   recordEvent,
   remoteCompose,
   runScript,
+  shipFiles,
   STACK_DIR,
   PROJECT,
   withServerLock,
@@ -148,8 +148,8 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
   };
   const images = imagesOf(baseEnv);
   const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
-  await step(`building the release on this machine (${images.app}, ${images.nginx}, ${images.certs})`, () =>
-    compose(`webstack-vps-build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], env),
+  await step(`building the release on this machine (${builtImages(images).join(', ')})`, () =>
+    compose(`webstack-vps-build-${images.tag}`, ['build', ...BUILT_SERVICES], env),
   );
 
   return withServerLock(host, 'setup', async () => {
@@ -171,7 +171,11 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
             exitCode: 1,
           }))
         ).exitCode === 0;
-      const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
+      const refs = [
+        images.mysql,
+        images.nginxBase,
+        ...builtImages(images).filter((ref) => ref !== images.app || !appLive),
+      ];
       const pull = [images.mysql, images.nginxBase];
       const shipped = await shipImages(host, refs, {
         registry: options.registry,
@@ -190,11 +194,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     });
 
     await step(`release files and the stack's .env in ${STACK_DIR} on ${label}`, async () => {
-      const { stdout: tar } = await run('tar', ['-c', '-C', REPO_ROOT, ...RELEASE_FILES], {
-        encoding: 'buffer',
-        maxBuffer: 16 * 1024 * 1024,
-      });
-      report(await runScript(host, 'release.sh', [STACK_DIR], { stdin: tar }));
+      report(await shipFiles(host, RELEASE_FILES));
       report(await runScript(host, 'env.sh', [STACK_DIR], { stdin: `${envSettings(settings, images)}\n` }));
     });
 
