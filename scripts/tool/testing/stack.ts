@@ -189,12 +189,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     .withAutoCleanup(false)
     .withStartupTimeout(options.startupTimeoutMs ?? 240_000);
   // Healthy as docker-compose.yml defines it, for every service (compose's container names end
-  // in -1); a one-shot service (restart "no", the migrations) has ended with exit code 0.
-  for (const service of composeServices())
-    environment = environment.withWaitStrategy(
-      `${service}-1`,
-      composeService(service).restart === 'no' ? Wait.forOneShotStartup() : Wait.forHealthCheck(),
-    );
+  // in -1) but the one-shot ones (restart "no", the migrations): compose starts what depends
+  // on them only after they exited 0, and fails `up` otherwise.
+  for (const service of composeServices().filter((name) => composeService(name).restart !== 'no'))
+    environment = environment.withWaitStrategy(`${service}-1`, Wait.forHealthCheck());
   if (options.build === true) environment = environment.withBuild();
   else if (!options.build) environment = environment.withClientOptions({ commandOptions: ['--no-build'] });
   try {
