@@ -173,7 +173,7 @@ beforeAll(async () => {
   await sim.cluster(['label', 'n2', 'webstack.edge=true', 'webstack.zone=b']);
   await sim.cluster(['label', 'n3', 'webstack.db=true', 'webstack.zone=c']);
   // One stream per node: layers shared by the images go once.
-  await sim.cluster(['ship', images.app, images.nginx, images.mysql, neverReady, release2], {
+  await sim.cluster(['ship', images.app, images.nginx, images.migrate, images.mysql, neverReady, release2], {
     // Over a local network, compression would only cost CPU.
     CLUSTER_SHIP_COMPRESS: 'false',
   });

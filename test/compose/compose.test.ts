@@ -1,6 +1,11 @@
+import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker } from '../../scripts/tool/core/docker.js';
+import { compose } from '../../scripts/tool/core/compose.js';
+import { docker, findServiceContainer, logText } from '../../scripts/tool/core/docker.js';
 import { builtImages, imagesOf } from '../../scripts/tool/core/env.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 
@@ -108,6 +113,7 @@ describe('docker-compose.yml end to end', () => {
       monitor: { user: 'node', capAdd: [] },
       nginx: { capAdd: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'] },
       certs: { capAdd: [] },
+      migrate: { user: 'node', capAdd: [] },
     };
     for (const [service, want] of Object.entries(expected)) {
       const info = await (await stack.container(service)).inspect();
@@ -132,7 +138,9 @@ describe('docker-compose.yml end to end', () => {
     }
     const app = (await stack.compose(['exec', '-T', 'app', 'ls', '-a', '/srv'])).split('\n');
     expect(app).not.toContain('.env');
-    expect(app).toEqual(expect.arrayContaining(['app', 'db', 'node_modules', 'package.json']));
+    expect(app).toEqual(expect.arrayContaining(['app', 'node_modules', 'package.json']));
+    // The schema is the migrate service's: the app image carries no migrations.
+    expect(app).not.toContain('db');
     // The monitor is the stack's own program in its own image: the sample app carries none of it.
     expect((await stack.compose(['exec', '-T', 'app', 'ls', '/srv/app/dist'])).split('\n')).not.toContain('monitor');
     const monitor = (await stack.compose(['exec', '-T', 'monitor', 'ls', '-a', '/srv'])).split('\n');
@@ -145,5 +153,42 @@ describe('docker-compose.yml end to end', () => {
     const out = await stack.compose(['exec', '-T', 'nginx', 'nginx', '-t']).catch((err: Error) => err.message);
     // nginx -t reports on stderr; a failure would have thrown with its output.
     expect(out).not.toMatch(/failed/);
+  });
+
+  it('starts the app only after the migrate service applied the schema and exited 0', async () => {
+    const migrate = await (await stack.container('migrate')).inspect();
+    const app = await (await stack.container('app')).inspect();
+    expect(migrate.State.Status).toBe('exited');
+    expect(migrate.State.ExitCode).toBe(0);
+    expect(Date.parse(migrate.State.FinishedAt)).toBeLessThanOrEqual(Date.parse(app.State.StartedAt));
+    // The app's folder, mounted read-only, is what it applied.
+    expect(migrate.Mounts).toEqual([
+      expect.objectContaining({ Source: `${REPO_ROOT}app/migrations`, Destination: '/migrations', RW: false }),
+    ]);
+    expect(await stack.sql('SELECT name FROM schema_migrations')).toContain('001_create_posts.sql');
+  });
+
+  // Last: it leaves the stack without an app.
+  it('keeps the app from starting when a migration fails, and the migrate log names the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wsi-migrations-'));
+    try {
+      await cp(`${REPO_ROOT}app/migrations`, dir, { recursive: true });
+      await writeFile(join(dir, '900_broken.sql'), 'CREATE TABLE broken (id INT PRIMARY KEY;');
+      // The image's user (node) reads the mounted folder.
+      await chmod(dir, 0o755);
+      await stack.compose(['down']);
+      const env = { ...stack.env, APP_MIGRATIONS: dir };
+      const up = await compose(stack.project, ['up', '-d', '--wait'], env).then(
+        () => 'started',
+        (err: Error) => err.message,
+      );
+      expect(up).toMatch(/migrate.*didn't complete successfully: exit 1/);
+      const app = await findServiceContainer(stack.project, 'app');
+      expect(app && (await app.inspect()).State.Running).toBeFalsy();
+      const log = await logText((await findServiceContainer(stack.project, 'migrate'))!);
+      expect(log).toMatch(/"msg":"migration run failed: migration 900_broken\.sql failed: /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

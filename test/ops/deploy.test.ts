@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, docker, lastLogLines, removeContainer } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { liveAppPort, switchUpstream } from '../../scripts/tool/core/nginx.js';
 import {
@@ -45,6 +46,29 @@ async function buildSecondRelease(): Promise<void> {
   writeFileSync(join(context, 'Dockerfile'), `FROM ${images.app}\nLABEL webstack.release=second\n`);
   await buildImage(context, secondRelease);
   rmSync(context, { recursive: true });
+}
+
+/**
+ * Runs a deploy that must be refused under light load; resolves once it is, after checking
+ * that no request failed and the old release serves on: same app container, upstream on
+ * APP_PORT, no slot left.
+ */
+async function expectRefused(attempt: Promise<unknown>, reason: RegExp): Promise<void> {
+  const app = await stack.container('app');
+  const load = await runTraffic({
+    port,
+    connections: 4,
+    until: attempt.catch(() => undefined),
+    maxDurationMs: 60_000,
+  });
+  await expect(attempt).rejects.toThrow(reason);
+  expect(load.failed).toBe(0);
+  expect((await stack.container('app')).id).toBe(app.id);
+  expect((await app.inspect()).State.Running).toBe(true);
+  expect(await liveAppPort(await stack.container('nginx'))).toBe(APP_PORT);
+  expect(await docker.listContainers({ all: true, filters: { name: [`${stack.project}-app-${SLOT_PORT}`] } })).toEqual(
+    [],
+  );
 }
 
 beforeAll(async () => {
@@ -134,30 +158,33 @@ describe('zero-downtime deploy, rollback and reload', () => {
   });
 
   it('refuses a release that never becomes ready, and the live app keeps serving', async () => {
-    const app = await stack.container('app');
     // The bare Node image: no app in it, so it exits at once instead of becoming ready.
-    const attempt = deploy({
-      ...target(),
-      image: images.nodeBase,
-      readyTimeoutMs: 20_000,
-      log: (line) => log.push(line),
-    });
-    const load = await runTraffic({
-      port,
-      connections: 4,
-      until: attempt.catch(() => undefined),
-      maxDurationMs: 60_000,
-    });
-    await expect(attempt).rejects.toThrow(
+    await expectRefused(
+      deploy({ ...target(), image: images.nodeBase, readyTimeoutMs: 20_000, log: (line) => log.push(line) }),
       /deploy refused, nothing was switched and the live app keeps serving: the app on port 5001 exited/,
     );
-    expect(load.failed).toBe(0);
-    expect((await stack.container('app')).id).toBe(app.id);
-    expect((await app.inspect()).State.Running).toBe(true);
-    expect(await liveAppPort(await stack.container('nginx'))).toBe(APP_PORT);
-    expect(
-      await docker.listContainers({ all: true, filters: { name: [`${stack.project}-app-${SLOT_PORT}`] } }),
-    ).toEqual([]);
+  });
+
+  it('stops at a failing migration before any release starts, and the live app keeps serving', async () => {
+    const migrations = mkdtempSync(join(tmpdir(), 'wsi-migrations-'));
+    cpSync(`${REPO_ROOT}app/migrations`, migrations, { recursive: true });
+    writeFileSync(join(migrations, '900_broken.sql'), 'ALTER TABLE no_such_table ADD COLUMN x INT;');
+    // The migrate image's user (node) reads the mounted folder.
+    chmodSync(migrations, 0o755);
+    try {
+      await expectRefused(
+        deploy({
+          project: stack.project,
+          env: { ...stack.env, APP_MIGRATIONS: migrations },
+          image: secondRelease,
+          log: (line) => log.push(line),
+        }),
+        /^deploy refused, the migrations failed: no release was started, nothing was switched and the live app keeps serving\. [\s\S]*migration 900_broken\.sql failed/,
+      );
+      expect((await request(port, '/api/health/ready')).status).toBe(200);
+    } finally {
+      rmSync(migrations, { recursive: true, force: true });
+    }
   });
 
   it('finishes a deploy that stopped half-way, still without a failed request', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../app/src/app.js';
 import { loadConfig } from '../../app/src/config.js';
-import { startDatabase, type TestDatabase } from './database.js';
+import { migrateDatabase, startDatabase, type TestDatabase } from './database.js';
 
 export interface TestApp {
   /** Built in this process, ready for inject(); migrations applied. */
@@ -10,10 +10,11 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-/** The app from buildApp() on a fresh database container of the stack's image. */
+/** The app from buildApp() on a fresh database container of the stack's image, migrated as the stack does. */
 export async function startAppWithDatabase(): Promise<TestApp> {
   const db = await startDatabase();
   try {
+    await migrateDatabase(db);
     const app = await buildApp(loadConfig({ ...db.env }), { logger: false });
     await app.ready();
     return {

@@ -1,9 +1,15 @@
+import type { ConnectionOptions } from 'mysql2/promise';
+import { pino } from 'pino';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { migrate } from '../../db/migrate/src/migrations.js';
 import { TEST_LABEL } from './labels.js';
 import { composeService } from '../../scripts/tool/core/compose.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { secret } from '../../scripts/tool/testing/stack.js';
+
+/** The sample app's folder of SQL files, as compose's migrate service gets it by default. */
+export const APP_MIGRATIONS = `${REPO_ROOT}app/migrations`;
 
 const DB_CONFIG_FILE = { source: `${REPO_ROOT}db/conf/webstack.cnf`, target: '/etc/mysql/conf.d/webstack.cnf' };
 
@@ -69,4 +75,24 @@ export async function startDatabase(): Promise<TestDatabase> {
       DB_NAME: 'webstack',
     },
   };
+}
+
+/** How a client in this process reaches the test database as the app's user. */
+export const connectionOf = (db: TestDatabase): ConnectionOptions => ({
+  host: db.env.DB_HOST,
+  port: Number(db.env.DB_PORT),
+  user: db.env.DB_USER,
+  password: db.env.DB_PASSWORD,
+  database: db.env.DB_NAME,
+  charset: 'utf8mb4_unicode_ci',
+});
+
+/** Applies the sample app's migrations with the migrate service's runner, as the stack does before the app starts. */
+export async function migrateDatabase(db: TestDatabase): Promise<string[]> {
+  return migrate({
+    connection: connectionOf(db),
+    dir: APP_MIGRATIONS,
+    lockWaitSeconds: 60,
+    log: pino({ level: 'silent' }),
+  });
 }

@@ -64,6 +64,7 @@ describe('loadEnv and imagesOf', () => {
       nginx: 'webstack/nginx:latest',
       certs: 'webstack/certs:latest',
       monitor: 'webstack/monitor:latest',
+      migrate: 'webstack/migrate:latest',
       tag: 'latest',
     });
     expect(builtImages(imagesOf({ IMAGE_TAG: 'v2' }))).toEqual([
@@ -71,6 +72,7 @@ describe('loadEnv and imagesOf', () => {
       'webstack/nginx:v2',
       'webstack/certs:v2',
       'webstack/monitor:v2',
+      'webstack/migrate:v2',
     ]);
     expect(imagesOf({ IMAGE_TAG: 'v1', NGINX_IMAGE: 'webstack-local/nginx:1.26' }, 'test')).toMatchObject({
       nginxBase: 'webstack-local/nginx:1.26',

@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fp from 'fastify-plugin';
 import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
 import type { FastifyBaseLogger } from 'fastify';
-import { migrate } from './migrate.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -66,7 +65,10 @@ async function waitForDatabase(pool: Pool, timeoutMs: number, log: FastifyBaseLo
   }
 }
 
-/** Decorates the instance with a mysql2 pool, waits for the database, applies migrations. */
+/**
+ * Decorates the instance with a mysql2 pool and waits for the database. The schema is the
+ * database tier's job: the migrate service has applied it before the app starts.
+ */
 export const dbPlugin = fp<DbOptions>(
   async (app, opts) => {
     const pool = createPool(opts);
@@ -75,8 +77,6 @@ export const dbPlugin = fp<DbOptions>(
       await pool.end();
     });
     await waitForDatabase(pool, opts.startupTimeoutMs, app.log);
-    const applied = await migrate(connectionOptions(opts), app.log);
-    if (applied.length > 0) app.log.info({ applied }, 'migrations applied');
   },
   { name: 'db' },
 );

@@ -1,12 +1,15 @@
 // The stack on a Swarm: ship images to the nodes, keep the passwords and the certificate as
 // Docker secrets and configs, deploy stack.yml, scale, update and roll back the app.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { siteNames } from '../../../nginx/certs/src/domain.js';
 import { issueLocal } from '../../../nginx/certs/src/local-ca.js';
 import { CertStore } from '../../../nginx/certs/src/store.js';
+import { parse } from 'yaml';
+import { composeService } from '../core/compose.js';
 import { REPO_ROOT } from '../core/paths.js';
+import { GiveUp, waitFor } from '../core/wait.js';
 import { shellQuote } from '../remote/ssh.js';
 import { shipImages, type ShipResult } from '../remote/ship.js';
 import {
@@ -36,6 +39,74 @@ export interface Release {
   app: string;
   nginx: string;
   mysql: string;
+  /** The migration runner, run once on the manager before the app starts or changes. */
+  migrate: string;
+}
+
+/** The app's folder of SQL files (as docker-compose.yml's default APP_MIGRATIONS), and the manager's copy. */
+const MIGRATIONS = 'app/migrations';
+const MIGRATE_SERVICE = (cluster: Cluster) => `${cluster.stack}_migrate`;
+
+/**
+ * The schema, before the app starts or changes: the migrate image once, as a Swarm job on the
+ * manager (where the copy of the app's SQL files is), on the stack's network, with the app's
+ * database settings from stack.yml. Throws with the runner's log when it fails: the caller
+ * then leaves the app as it is.
+ */
+export async function runMigrations(cluster: Cluster, image: string, timeoutMs = 300_000): Promise<void> {
+  const dir = `${REMOTE_DIR}/${MIGRATIONS}`;
+  await onManager(cluster, `rm -rf ${shellQuote(dir)} && mkdir -p ${shellQuote(dir)}`);
+  for (const file of readdirSync(path.join(REPO_ROOT, MIGRATIONS)).filter((f) => f.endsWith('.sql')))
+    await onManager(
+      cluster,
+      `cat > ${shellQuote(`${dir}/${file}`)}`,
+      readFileSync(path.join(REPO_ROOT, MIGRATIONS, file), 'utf8'),
+    );
+  const app = (
+    parse(readFileSync(path.join(REPO_ROOT, STACK_FILE), 'utf8')) as {
+      services: { app: { environment: Record<string, string> } };
+    }
+  ).services.app;
+  const settings = Object.entries(app.environment).filter(
+    ([name]) => name.startsWith('DB_') && name !== 'DB_POOL_SIZE',
+  );
+  const name = MIGRATE_SERVICE(cluster);
+  // The job runs the image as the compose service does: its command and user are defined there.
+  const migrate = composeService('migrate');
+  await onManager(cluster, `docker service rm ${name} >/dev/null 2>&1 || true`);
+  cluster.log(`running the migrations (${image}) on the manager`);
+  await onManager(
+    cluster,
+    [
+      'docker service create --detach=true --quiet --mode replicated-job --restart-condition none',
+      `--name ${name} --network ${cluster.stack}_backend --constraint node.role==manager`,
+      '--secret source=webstack_db_password,target=db_password',
+      `--mount type=bind,source=${shellQuote(dir)},target=/migrations,readonly`,
+      '--read-only --cap-drop ALL',
+      ...(migrate.user ? [`--user ${shellQuote(migrate.user)}`] : []),
+      ...settings.map(([key, value]) => `--env ${shellQuote(`${key}=${value}`)}`),
+      shellQuote(image),
+      ...(migrate.command ?? []).map(shellQuote),
+    ].join(' '),
+  );
+  try {
+    const state = await waitFor(
+      'the migrations job ended',
+      async () => {
+        const [latest = ''] = (
+          await onManager(cluster, `docker service ps --no-trunc --format '{{.CurrentState}}|{{.Error}}' ${name}`)
+        ).split('\n');
+        return /^(Complete|Failed|Rejected)/.test(latest) ? latest : false;
+      },
+      { timeoutMs, intervalMs: 1000 },
+    );
+    if (!state.startsWith('Complete')) {
+      const log = await onManager(cluster, `docker service logs --raw ${name} 2>&1 || true`);
+      throw new GiveUp(`the migrations failed on the cluster (${state}); the app was not changed:\n${log.trim()}`);
+    }
+  } finally {
+    await onManager(cluster, `docker service rm ${name} >/dev/null 2>&1 || true`);
+  }
 }
 
 /** Sends images to every node that lacks them, all nodes at once. */
@@ -131,6 +202,9 @@ export async function deployStack(cluster: Cluster, options: DeployOptions) {
     `cd ${REMOTE_DIR}/scripts/tool/cluster && env ${assignments} docker stack deploy --detach=true --prune --resolve-image never -c stack.yml ${shellQuote(cluster.stack)}`,
   );
   await waitConverged(cluster);
+  // The first time the database comes with the stack: the app replicas (live, not yet ready)
+  // wait for the schema meanwhile. Afterwards it is there already and this applies what is new.
+  await runMigrations(cluster, options.release.migrate);
   return { certVersion, ca };
 }
 
@@ -156,11 +230,18 @@ export async function scaleApp(cluster: Cluster, replicas: number): Promise<void
 }
 
 /**
- * Ships an app image to every node and rolls the replicas onto it one by one (new task
- * healthy first); Swarm rolls back by itself when a new task fails (stack.yml).
+ * Ships an app image to every node, runs the migrations, and rolls the replicas onto it one
+ * by one (new task healthy first); Swarm rolls back by itself when a new task fails
+ * (stack.yml). A failed migration stops it before any replica changes.
  */
-export async function updateApp(cluster: Cluster, image: string, compress = true): Promise<UpdateOutcome> {
-  await ship(cluster, [image], compress);
+export async function updateApp(
+  cluster: Cluster,
+  image: string,
+  migrateImage: string,
+  compress = true,
+): Promise<UpdateOutcome> {
+  await ship(cluster, [image, migrateImage], compress);
+  await runMigrations(cluster, migrateImage);
   cluster.log(`updating ${service(cluster, 'app')} to ${image}`);
   return changeService(
     cluster,

@@ -79,13 +79,13 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
     }),
     defineCommand({
       name: 'ship',
-      summary: "send the stack's images (default: app, nginx, database of IMAGE_TAG) to every node",
+      summary: "send the stack's images (default: app, nginx, migrate, database of IMAGE_TAG) to every node",
       args: '[IMAGE ...]',
       options: common,
       details: 'The images travel compressed unless CLUSTER_SHIP_COMPRESS=false.',
       async run(values, positionals) {
         const { images, compress } = await settings();
-        const refs = positionals.length > 0 ? positionals : [images.app, images.nginx, images.mysql];
+        const refs = positionals.length > 0 ? positionals : [images.app, images.nginx, images.migrate, images.mysql];
         for (const result of await (await stack()).ship(await clusterFrom(values), refs, compress)) {
           console.log(`sent ${result.sent.join(', ') || 'nothing'} in ${(result.ms / 1000).toFixed(1)} s`);
         }
@@ -113,7 +113,12 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
         // A deploy that changes settings must not undo `update` or `scale`.
         const live = await liveApp(c);
         const { ca } = await deployStack(c, {
-          release: { app: values.image ?? live?.image ?? images.app, nginx: images.nginx, mysql: images.mysql },
+          release: {
+            app: values.image ?? live?.image ?? images.app,
+            nginx: images.nginx,
+            mysql: images.mysql,
+            migrate: images.migrate,
+          },
           stateDir: values.state ?? path.join(homedir(), '.webstack', 'cluster'),
           siteDomain: values.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com',
           appReplicas: wholeNumber('replicas', values.replicas, live?.replicas ?? 3),
@@ -142,8 +147,10 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
         image: { type: 'string', value: 'REF', required: true, help: 'the app image to roll out' },
       },
       async run(values) {
-        const { compress } = await settings();
-        const outcome = await (await stack()).updateApp(await clusterFrom(values), values.image, compress);
+        const { compress, images } = await settings();
+        const outcome = await (
+          await stack()
+        ).updateApp(await clusterFrom(values), values.image, images.migrate, compress);
         console.log(`${outcome.state} in ${(outcome.ms / 1000).toFixed(0)} s ${outcome.message}`);
         if (outcome.state !== 'completed') process.exitCode = 1;
       },

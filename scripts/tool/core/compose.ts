@@ -58,6 +58,9 @@ export interface ComposeService {
   image?: string;
   build?: { dockerfile?: string };
   command?: string[];
+  user?: string;
+  /** "no" marks a one-shot service (it runs once and exits), such as the migrations. */
+  restart?: string;
   environment?: Record<string, string> | string[];
   healthcheck?: ComposeHealthcheck;
 }

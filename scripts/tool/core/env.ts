@@ -13,18 +13,19 @@ export function loadEnv(file = `${REPO_ROOT}.env`, base: NodeJS.ProcessEnv = pro
 }
 
 /**
- * The services docker-compose.yml builds from this repo, each into webstack/<service> under
- * IMAGE_TAG: the sample app, and the stack's own programs.
+ * The services whose images this repo builds (docker-compose.yml's `build:` sections), each
+ * as webstack/<service>:<IMAGE_TAG>: the one list every builder, shipper and cleaner reads.
  */
-export const BUILT_SERVICES = ['app', 'nginx', 'certs', 'monitor'] as const;
+export const BUILT_SERVICES = ['app', 'nginx', 'certs', 'monitor', 'migrate'] as const;
 export type BuiltService = (typeof BUILT_SERVICES)[number];
 
-export type Images = Record<BuiltService, string> & {
+/** The base images, then the stack's own images, built from this repo under IMAGE_TAG. */
+export interface Images extends Record<BuiltService, string> {
   mysql: string;
   nginxBase: string;
   nodeBase: string;
   tag: string;
-};
+}
 
 /**
  * The images a stack runs: the base images scripts/up chose (official, or the local
@@ -44,5 +45,5 @@ export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images 
   };
 }
 
-/** This repo's images among `images`, in BUILT_SERVICES' order. */
+/** The stack's own images (BUILT_SERVICES) under `images.tag`, in that order. */
 export const builtImages = (images: Images): string[] => BUILT_SERVICES.map((service) => images[service]);

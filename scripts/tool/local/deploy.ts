@@ -93,7 +93,25 @@ async function resolveRelease(d: Deployment, livePort: number, image: string | u
   return (await docker.getImage(`${d.repo}:${release}`).inspect()).Id;
 }
 
-/** Step 2: the release in a second container beside the live app, on SLOT_PORT, ready; or refused. */
+/**
+ * Step 2: the schema, before any release starts: compose's one-shot migrate service on the
+ * folder of SQL files docker-compose.yml mounts (APP_MIGRATIONS). Migrations must suit the
+ * live release too, which keeps serving meanwhile; one that fails stops the deploy here.
+ */
+async function migrateSchema(d: Deployment): Promise<void> {
+  await d
+    .step('applying the database migrations (the migrate service, once)', () =>
+      d.compose(d.project, ['run', '--rm', '--no-deps', '-T', 'migrate'], { ...d.env, IMAGE_TAG: d.tag }),
+    )
+    .catch((err: Error) => {
+      throw new Error(
+        `deploy refused, the migrations failed: no release was started, nothing was switched and the live app keeps serving. ${err.message}`,
+        { cause: err },
+      );
+    });
+}
+
+/** Step 3: the release in a second container beside the live app, on SLOT_PORT, ready; or refused. */
 async function startBeside(d: Deployment, target: string): Promise<void> {
   await removeContainer(slotName(d.project));
   const { Config, HostConfig } = d.appInfo;
@@ -120,9 +138,7 @@ async function startBeside(d: Deployment, target: string): Promise<void> {
   });
   try {
     await d.step(`starting the new release beside the live app, on 127.0.0.1:${SLOT_PORT}`, () => slot.start());
-    await d.step(`waiting until it is ready (migrations run now, before any switch)`, () =>
-      waitReady(slot, SLOT_PORT, d.readyTimeoutMs),
-    );
+    await d.step(`waiting until it is ready, before any switch`, () => waitReady(slot, SLOT_PORT, d.readyTimeoutMs));
   } catch (err) {
     await slot.remove({ force: true }).catch(() => undefined);
     throw new Error(`deploy refused, nothing was switched and the live app keeps serving: ${(err as Error).message}`, {
@@ -131,7 +147,7 @@ async function startBeside(d: Deployment, target: string): Promise<void> {
   }
 }
 
-/** Step 3: nginx to `port` (graceful reload, old workers drained). */
+/** Step 4: nginx to `port` (graceful reload, old workers drained). */
 function switchTo(d: Deployment, port: number, back = false): Promise<unknown> {
   return d.step(
     `switching nginx ${back ? 'back ' : ''}to ${port}, graceful reload, waiting for old workers to finish`,
@@ -139,7 +155,7 @@ function switchTo(d: Deployment, port: number, back = false): Promise<unknown> {
   );
 }
 
-/** Step 4: `<tag>` names the new image, `<tag>-previous` the one it replaced. */
+/** Step 5: `<tag>` names the new image, `<tag>-previous` the one it replaced. */
 function record(d: Deployment, target: string, previous: string): Promise<unknown> {
   const liveRef = `${d.repo}:${d.tag}`;
   return d.step(
@@ -151,7 +167,7 @@ function record(d: Deployment, target: string, previous: string): Promise<unknow
   );
 }
 
-/** Step 5: compose's app service on the new image, traffic back to it, the slot gone. */
+/** Step 6: compose's app service on the new image, traffic back to it, the slot gone. */
 async function recreate(d: Deployment): Promise<void> {
   const recreated = await d.step(`recreating compose's app service on the new image, on ${APP_PORT}`, async () => {
     await d.compose(d.project, ['up', '-d', '--no-deps', '--force-recreate', 'app'], { ...d.env, IMAGE_TAG: d.tag });
@@ -169,7 +185,8 @@ async function recreate(d: Deployment): Promise<void> {
 }
 
 /**
- * Zero-downtime deploy on one host. The new release first starts beside the live app on
+ * Zero-downtime deploy on one host. The migrations run first (a failure stops the deploy
+ * with the old release serving). The new release then starts beside the live app on
  * SLOT_PORT; once it is ready, nginx switches to it (graceful reload, old workers drain)
  * and the old app stops after finishing its requests. Compose's app service is then
  * recreated on the new image and traffic moves back the same way, so at rest the stack
@@ -205,6 +222,7 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const target = await resolveRelease(d, livePort, options.image);
   // Compose's app container still holds the old release, stopped or not.
   const previous = appInfo.Image;
+  await migrateSchema(d);
   if (livePort === APP_PORT) {
     await startBeside(d, target);
     await switchTo(d, SLOT_PORT);

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { relative } from 'node:path';
 import type Docker from 'dockerode';
 import { DockerComposeEnvironment, Wait } from 'testcontainers';
-import { compose, composeDefault, composeServices } from '../core/compose.js';
+import { compose, composeDefault, composeService, composeServices } from '../core/compose.js';
 import { docker, publishedPort, removeContainer, serviceContainer } from '../core/docker.js';
 import { COMPOSE_FILE, REPO_ROOT } from '../core/paths.js';
 import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
@@ -152,9 +152,9 @@ export async function removeLeftoverStacks(): Promise<string[]> {
 }
 
 /**
- * Builds this repo's images (BUILT_SERVICES) through docker-compose.yml, the one definition
- * of how they are built: 'always' (docker's cache keeps that quick when nothing changed), or
- * only when one of them is 'missing'.
+ * Builds the stack's own images (BUILT_SERVICES) through docker-compose.yml, the one
+ * definition of how they are built: 'always' (docker's cache keeps that quick when nothing
+ * changed), or only when one of them is 'missing'.
  */
 export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' | 'missing'): Promise<void> {
   const images = imagesOf(base);
@@ -193,8 +193,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // whose image needs a registry.
     .withAutoCleanup(false)
     .withStartupTimeout(options.startupTimeoutMs ?? 240_000);
-  // Healthy as docker-compose.yml defines it, for every service (compose's container names end in -1).
-  for (const service of composeServices())
+  // Healthy as docker-compose.yml defines it, for every service (compose's container names end
+  // in -1) but the one-shot ones (restart "no", the migrations): compose starts what depends
+  // on them only after they exited 0, and fails `up` otherwise.
+  for (const service of composeServices().filter((name) => composeService(name).restart !== 'no'))
     environment = environment.withWaitStrategy(`${service}-1`, Wait.forHealthCheck());
   if (options.build === true) environment = environment.withBuild();
   else if (!options.build) environment = environment.withClientOptions({ commandOptions: ['--no-build'] });

@@ -16,7 +16,16 @@ import { deploy, rollback, type DeployResult } from '../local/deploy.js';
 import { releaseTag } from '../local/release.js';
 import { shipImages } from '../remote/ship.js';
 import { asRoot, hostLabel, shellQuote, sshArgs, sshOk, type Host } from '../remote/ssh.js';
-import { onServerEngine, PROJECT, recordEvent, remoteCompose, STACK_DIR, withServerLock } from './server.js';
+import {
+  MIGRATIONS_FILES,
+  onServerEngine,
+  PROJECT,
+  recordEvent,
+  remoteCompose,
+  shipFiles,
+  STACK_DIR,
+  withServerLock,
+} from './server.js';
 import { buildEnv, serviceStates } from './setup.js';
 
 export interface VpsOptions {
@@ -26,7 +35,10 @@ export interface VpsOptions {
   log?: Log;
 }
 
-/** Builds the working tree's app here, ships it, and switches the server to it without downtime. */
+/**
+ * Builds the working tree's app here, ships it and its migrations, and switches the server to
+ * it without downtime (the migrations run first, as scripts/deploy runs them).
+ */
 export async function vpsDeploy(
   options: VpsOptions & { image?: string; registry?: string; compress?: boolean; readyTimeoutMs?: number },
 ): Promise<DeployResult> {
@@ -47,6 +59,8 @@ export async function vpsDeploy(
     `${ref} ${shipped.sent.length ? `shipped to ${hostLabel(host)} in ${(shipped.ms / 1000).toFixed(1)} s ${options.registry ? `through ${options.registry}` : `(${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB)`}` : `already on ${hostLabel(host)}`}`,
   );
   return withServerLock(host, 'deploy', async () => {
+    // The release's migrations go with it: the deploy runs the server's migrate service on them.
+    for (const line of (await shipFiles(host, [MIGRATIONS_FILES])).split('\n').filter(Boolean)) log(`  ${line}`);
     const result = await onServerEngine(host, () =>
       deploy({
         project: PROJECT,

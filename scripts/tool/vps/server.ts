@@ -1,10 +1,13 @@
 // The stack on a server, as scripts/vps reaches it: where it lives there, the scripts run
 // there (server/*.sh, as root), compose run there, and the server's engine for the
 // deploy, backup and restore code this machine's commands also use.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
+import { promisify } from 'node:util';
 import type { ComposeRunner } from '../core/compose.js';
 import { useEngine } from '../core/docker.js';
+import { REPO_ROOT } from '../core/paths.js';
 import type { Log } from '../core/steps.js';
 import { asRoot, dockerTunnel, hostLabel, shellQuote, sshOk, type Host, type RunOptions } from '../remote/ssh.js';
 
@@ -13,11 +16,20 @@ export const STACK_DIR = '/opt/webstack';
 export const PROJECT = 'webstack';
 /** The compose files on the server, relative to STACK_DIR (also COMPOSE_FILE in its .env). */
 export const COMPOSE_FILES = ['docker-compose.yml', 'scripts/tool/vps/host-network.compose.yml'];
+/** The app's folder of SQL files, shipped with each deploy (compose's default APP_MIGRATIONS). */
+export const MIGRATIONS_FILES = 'app/migrations';
 /**
  * What the server needs of this repository besides the images. The bench's published run
  * is the monitor's (a missing bind-mount source would become an empty directory there).
  */
-export const RELEASE_FILES = [...COMPOSE_FILES, 'db/conf/webstack.cnf', 'scripts/tool/bench/results/latest.json'];
+export const RELEASE_FILES = [
+  ...COMPOSE_FILES,
+  'db/conf/webstack.cnf',
+  'scripts/tool/bench/results/latest.json',
+  MIGRATIONS_FILES,
+];
+
+const run = promisify(execFile);
 
 const script = (name: string) => readFileSync(new URL(`./server/${name}`, import.meta.url), 'utf8');
 
@@ -25,6 +37,18 @@ const script = (name: string) => readFileSync(new URL(`./server/${name}`, import
 export function runScript(host: Host, name: string, args: string[] = [], options: RunOptions = {}): Promise<string> {
   const command = ['bash', '-c', script(name), name, ...args].map(shellQuote).join(' ');
   return sshOk(host, asRoot(host, command), options);
+}
+
+/**
+ * Copies `files` (paths relative to the repo, folders whole) into STACK_DIR on the server,
+ * replacing only what differs; server/release.sh's "ok:" / "changed:" lines.
+ */
+export async function shipFiles(host: Host, files: string[]): Promise<string> {
+  const { stdout: tar } = await run('tar', ['-c', '-C', REPO_ROOT, ...files], {
+    encoding: 'buffer',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return runScript(host, 'release.sh', [STACK_DIR], { stdin: tar });
 }
 
 /** "ok: …" / "changed: …" lines of a server script, for the user and setup's count of changes. */

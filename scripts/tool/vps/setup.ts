@@ -8,7 +8,6 @@ import { servedCertificate } from '../cert/status.js';
 import { ensureBaseImages } from '../core/base-images.js';
 import { compose, composeServices } from '../core/compose.js';
 import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
-import { REPO_ROOT } from '../core/paths.js';
 import { stepper, type Log } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
 import { dnsCheck } from '../dns/commands.js';
@@ -22,6 +21,7 @@ import {
   recordEvent,
   remoteCompose,
   runScript,
+  shipFiles,
   STACK_DIR,
   PROJECT,
   withServerLock,
@@ -193,11 +193,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     });
 
     await step(`release files and the stack's .env in ${STACK_DIR} on ${label}`, async () => {
-      const { stdout: tar } = await run('tar', ['-c', '-C', REPO_ROOT, ...RELEASE_FILES], {
-        encoding: 'buffer',
-        maxBuffer: 16 * 1024 * 1024,
-      });
-      report(await runScript(host, 'release.sh', [STACK_DIR], { stdin: tar }));
+      report(await shipFiles(host, RELEASE_FILES));
       report(await runScript(host, 'env.sh', [STACK_DIR], { stdin: `${envSettings(settings, images)}\n` }));
     });
 
