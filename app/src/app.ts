@@ -74,6 +74,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   // After the pool (it times its queries), before the routes (they capture the pool).
   if (config.METRICS_ENABLED) await app.register(metricsPlugin, { release: config.APP_RELEASE });
+  // /live and /ready are the stack's app contract (health checks, the deploy gate);
+  // /api/health/* the same handlers, reachable from outside through nginx's /api/.
+  await app.register(healthRoutes);
   await app.register(healthRoutes, { prefix: '/api/health' });
   await app.register(postsRoutes, { prefix: '/api/posts' });
 

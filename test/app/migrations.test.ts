@@ -20,7 +20,7 @@ const silent = {
   level: 'silent',
 } as never;
 
-const MIGRATIONS_DIR = `${REPO_ROOT}db/migrations`;
+const MIGRATIONS_DIR = `${REPO_ROOT}app/migrations`;
 /** The migration files a directory holds, in the order they must apply. */
 const migrationFiles = async (dir = MIGRATIONS_DIR) =>
   (await readdir(dir)).filter((name) => /^\d+_[\w-]+\.sql$/.test(name)).sort();

@@ -125,12 +125,15 @@ describe('posts API (inject, real database)', () => {
     expect(await countPosts()).toBe(before);
   });
 
-  it('reports live and ready while the database answers', async () => {
-    expect((await app.inject('/api/health/live')).json()).toEqual({ status: 'ok' });
-    const ready = await app.inject('/api/health/ready');
-    expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ok' });
-  });
+  it.each(['', '/api/health'])(
+    'reports live and ready at %s/live and /ready while the database answers',
+    async (prefix) => {
+      expect((await app.inject(`${prefix}/live`)).json()).toEqual({ status: 'ok' });
+      const ready = await app.inject(`${prefix}/ready`);
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toEqual({ status: 'ok' });
+    },
+  );
 });
 
 describe('bad input gets a clear 4xx and changes nothing', () => {

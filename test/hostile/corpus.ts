@@ -204,7 +204,7 @@ for (const path of [
   '/app/',
   '/app/src/server.ts',
   '/db/',
-  '/db/migrations/001_create_posts.sql',
+  '/app/migrations/001_create_posts.sql',
   '/nginx/nginx.conf',
   '/package.json',
   '/docker-compose.yml',

@@ -8,7 +8,9 @@ export default async function setup(): Promise<void> {
   if (process.env.TEST_IMAGES_BUILT === '1') return;
   const started = Date.now();
   const images = imagesOf(process.env);
-  process.stdout.write(`building ${images.app}, ${images.nginx} and ${images.certs} from docker-compose.yml\n`);
+  process.stdout.write(
+    `building ${images.app}, ${images.nginx}, ${images.certs} and ${images.monitor} from docker-compose.yml\n`,
+  );
   await buildStackImages(process.env, 'always');
   process.stdout.write(`images built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

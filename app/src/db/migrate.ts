@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import mysql, { type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
 import type { FastifyBaseLogger } from 'fastify';
 
-/** db/migrations, from both app/src/db (tsx) and app/dist/db (compiled). */
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../../db/migrations/', import.meta.url));
+/** The app's migrations folder, from both src/db (tsx) and dist/db (compiled). */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
 const MIGRATION_FILE = /^(\d+)_[\w-]+\.sql$/;
 // Two app processes (a deploy starts the new one beside the old) must not migrate at once.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { loadEnv } from './env.js';
-import { COMPOSE_FILE, REPO_ROOT } from './paths.js';
+import { APP_IMAGE_COMPOSE_FILE, COMPOSE_FILE, REPO_ROOT } from './paths.js';
 
 const run = promisify(execFile);
 
@@ -22,10 +22,20 @@ export function defaultTarget(): StackTarget {
 /** How a command runs `docker compose` for a project: here (below), or on a server over SSH (scripts/vps). */
 export type ComposeRunner = (project: string, args: string[], env: NodeJS.ProcessEnv) => Promise<string>;
 
-/** Runs `docker compose` on the repo's compose file; throws with its output on failure. */
+/**
+ * The compose files a stack with `env` runs from, relative to REPO_ROOT: docker-compose.yml,
+ * and the override that takes the app from a ready image when APP_IMAGE is set.
+ */
+export const composeFiles = (env: NodeJS.ProcessEnv): string[] => [
+  COMPOSE_FILE.slice(REPO_ROOT.length),
+  ...(env.APP_IMAGE ? [APP_IMAGE_COMPOSE_FILE] : []),
+];
+
+/** Runs `docker compose` on the repo's compose files (composeFiles); throws with its output on failure. */
 export async function compose(project: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const files = composeFiles(env).flatMap((file) => ['-f', file]);
   try {
-    const { stdout } = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', project, ...args], {
+    const { stdout } = await run('docker', ['compose', ...files, '-p', project, ...args], {
       env,
       cwd: REPO_ROOT,
       maxBuffer: 64 * 1024 * 1024,

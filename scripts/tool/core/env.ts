@@ -16,16 +16,18 @@ export interface Images {
   mysql: string;
   nginxBase: string;
   nodeBase: string;
-  /** The stack's own images, built from this repo under IMAGE_TAG. */
+  /** The app: APP_IMAGE when set (a ready image), else the one built from APP_DIR under IMAGE_TAG. */
   app: string;
+  /** The stack's own images, built from this repo under IMAGE_TAG. */
   nginx: string;
   certs: string;
+  monitor: string;
   tag: string;
 }
 
 /**
  * The images a stack runs: the base images scripts/up chose (official, or the local
- * stand-ins recorded in .env) and this repo's images under IMAGE_TAG.
+ * stand-ins recorded in .env), the app's and this repo's images under IMAGE_TAG.
  */
 export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images {
   const tag = env.IMAGE_TAG ?? defaultTag;
@@ -33,9 +35,10 @@ export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images 
     mysql: env.MYSQL_IMAGE ?? 'mysql:8.4',
     nginxBase: env.NGINX_IMAGE ?? 'nginx:1.28',
     nodeBase: env.NODE_IMAGE ?? 'node:24-bookworm-slim',
-    app: `webstack/app:${tag}`,
+    app: env.APP_IMAGE || `webstack/app:${tag}`,
     nginx: `webstack/nginx:${tag}`,
     certs: `webstack/certs:${tag}`,
+    monitor: `webstack/monitor:${tag}`,
     tag,
   };
 }
