@@ -148,8 +148,9 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
   };
   const images = imagesOf(baseEnv);
   const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
-  await step(`building the release on this machine (${images.app}, ${images.nginx}, ${images.certs})`, () =>
-    compose(`webstack-vps-build-${images.tag}`, ['build', 'app', 'nginx', 'certs'], env),
+  await step(
+    `building the release on this machine (${images.app}, ${images.nginx}, ${images.certs}, ${images.monitor})`,
+    () => compose(`webstack-vps-build-${images.tag}`, ['build', 'app', 'nginx', 'certs', 'monitor'], env),
   );
 
   return withServerLock(host, 'setup', async () => {
@@ -171,7 +172,14 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
             exitCode: 1,
           }))
         ).exitCode === 0;
-      const refs = [images.mysql, images.nginxBase, images.nginx, images.certs, ...(appLive ? [] : [images.app])];
+      const refs = [
+        images.mysql,
+        images.nginxBase,
+        images.nginx,
+        images.certs,
+        images.monitor,
+        ...(appLive ? [] : [images.app]),
+      ];
       const pull = [images.mysql, images.nginxBase];
       const shipped = await shipImages(host, refs, {
         registry: options.registry,
