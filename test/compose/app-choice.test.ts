@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { compose } from '../../scripts/tool/core/compose.js';
 import { docker } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { request } from '../../scripts/tool/core/http.js';
-import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
+import { isolatedEnv, startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 
 // The app setting at the level of docker-compose.yml: APP_DIR builds another folder's app
 // (the consumer project's tiny one), APP_IMAGE runs a ready image without building. The
@@ -39,7 +40,12 @@ afterAll(async () => {
 describe('the app setting (APP_DIR, APP_IMAGE) in docker-compose.yml', () => {
   it('APP_DIR: builds the app of another folder and serves it through nginx, every service healthy', async () => {
     const sample = await imageId(images.app);
-    stack = await startStack({ env: { APP_DIR: 'test/consumer/hello-app', IMAGE_TAG: tag }, build: true });
+    const env = { APP_DIR: 'test/consumer/hello-app', IMAGE_TAG: tag };
+    await compose(`webstack-test-build-${tag}`, ['build', 'app'], isolatedEnv(process.env, env));
+    // The other services' images as the global setup built them, under this tag.
+    for (const name of ['nginx', 'certs', 'monitor'])
+      await docker.getImage(`webstack/${name}:${images.tag}`).tag({ repo: `webstack/${name}`, tag });
+    stack = await startStack({ env });
     expect(await hello(stack)).toEqual({
       status: 200,
       body: { message: 'hello from the consumer project', requestId: 'app-choice-1' },

@@ -122,8 +122,8 @@ export async function startWebstack(options: WebstackOptions = {}): Promise<Webs
   const base: NodeJS.ProcessEnv = { ...process.env, IMAGE_TAG: imageTag };
   // images.sh keeps the image variables already set.
   if (BASE_IMAGE_NAMES.some((name) => !base[name])) Object.assign(base, await ensureBaseImagesOnce());
-  // Installed from a packed tarball, the lock file the app image is built with sits in dist/
-  // (npm pack never includes package-lock.json).
+  // Installed from a packed tarball, the lock file the certs image is built with sits in dist/
+  // (npm pack leaves the top folder's package-lock.json out; the app's folder keeps its own).
   if (!existsSync(`${REPO_ROOT}package-lock.json`)) base.BUILD_LOCKFILE = 'dist/package-lock.json';
   const app = options.app
     ? appChoice({ APP_DIR: dirOf(options.app), APP_IMAGE: imageOf(options.app) })
