@@ -16,6 +16,11 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
+  // Plain Node.js scripts (the consumer project's tiny app): Node's globals.
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
   // Dependencies point one way: tests import the tool and the app, never the reverse.
   {
     files: ['scripts/**/*.ts'],

@@ -76,7 +76,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.METRICS_ENABLED) await app.register(metricsPlugin, { release: config.APP_RELEASE });
   await app.register(healthRoutes, { prefix: '/api/health' });
   // The same two at the root of the app's own port, the contract of every app behind this
-  // stack: the monitor asks /ready every second to tell whether the app is up.
+  // stack: health checks, the deploy gate, and the monitor, which asks /ready every second
+  // to tell whether the app is up.
   await app.register(healthRoutes, { probe: true });
   await app.register(postsRoutes, { prefix: '/api/posts' });
 

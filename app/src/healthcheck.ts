@@ -6,7 +6,7 @@ const host = process.env.HOST === '0.0.0.0' ? '127.0.0.1' : (process.env.HOST ??
 const probe = process.argv[2] === 'live' ? 'live' : 'ready';
 
 try {
-  const response = await fetch(`http://${host}:${port}/api/health/${probe}`, { signal: AbortSignal.timeout(4_000) });
+  const response = await fetch(`http://${host}:${port}/${probe}`, { signal: AbortSignal.timeout(4_000) });
   process.exit(response.ok ? 0 : 1);
 } catch {
   process.exit(1);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Writes .env with random passwords when it is missing (mode 600, never committed).
-# Source this file, then call ensure_env_file PATH after ensure_images.
+# Writes .env with random passwords when it is missing (mode 600, never committed), and
+# checks and records the app choice (APP_DIR or APP_IMAGE). Source this file, then call
+# check_app_choice PATH before anything starts, ensure_env_file PATH after ensure_images,
+# then record_app_choice PATH.
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -48,4 +50,57 @@ ENV
 # Reads one variable from an env file without executing it.
 env_file_value() { # file, name
   sed -n "s/^$2=//p" "$1" | tail -n 1
+}
+
+# Sets NAME=value in an env file, in place of any earlier line of that name (mode 600 kept).
+env_file_set() { # file, name, value
+  local tmp
+  tmp=$(mktemp "$1.XXXXXX")
+  grep -v "^$2=" "$1" >"$tmp" || true
+  printf '%s=%s\n' "$2" "$3" >>"$tmp"
+  chmod 600 "$tmp"
+  mv "$tmp" "$1"
+}
+
+# The compose files that run the app from a ready image (COMPOSE_FILE, which compose reads from .env).
+APP_IMAGE_COMPOSE_FILE=docker-compose.yml:docker-compose.app-image.yml
+# An image reference as Docker takes it: [registry[:port]/]name[/name...][:tag][@sha256:digest].
+IMAGE_REF='^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$'
+
+# The app the stack runs: APP_DIR (a folder with a Dockerfile, relative to the repository)
+# or APP_IMAGE (a ready image), from the environment, else from the env file; the sample's
+# folder when neither. Sets APP_DIR and APP_IMAGE; exits saying what to do when the choice
+# cannot work, before anything is built or started.
+check_app_choice() { # env file
+  local file=$1 saved_dir='' saved_image=''
+  if [ -f "$file" ]; then
+    saved_dir=$(env_file_value "$file" APP_DIR)
+    saved_image=$(env_file_value "$file" APP_IMAGE)
+  fi
+  APP_DIR=${APP_DIR-$saved_dir}
+  APP_IMAGE=${APP_IMAGE-$saved_image}
+  if [ -n "$APP_DIR" ] && [ -n "$APP_IMAGE" ]; then
+    die "APP_DIR ($APP_DIR) and APP_IMAGE ($APP_IMAGE) are both set: the app is either a folder to build or a ready image; unset one (in the environment or in $file)"
+  fi
+  if [ -n "$APP_DIR" ] && [ ! -f "$APP_DIR/Dockerfile" ]; then
+    die "APP_DIR=$APP_DIR: no Dockerfile in that folder; point APP_DIR at your app's folder (it needs a Dockerfile), or unset it for the sample app"
+  fi
+  if [ -n "$APP_IMAGE" ] && ! grep -Eq "$IMAGE_REF" <<<"$APP_IMAGE"; then
+    die "APP_IMAGE=$APP_IMAGE is not an image name; use one as docker pull takes it, e.g. registry.example.com/team/app:1.2"
+  fi
+  export APP_DIR APP_IMAGE
+}
+
+# Records check_app_choice's result in the env file, so that plain docker compose runs the
+# same app: APP_DIR, APP_IMAGE, and COMPOSE_FILE with the ready image's override (a
+# COMPOSE_FILE of the user's own is left alone when the override is not needed).
+record_app_choice() { # env file
+  local file=$1
+  env_file_set "$file" APP_DIR "$APP_DIR"
+  env_file_set "$file" APP_IMAGE "$APP_IMAGE"
+  if [ -n "$APP_IMAGE" ]; then
+    env_file_set "$file" COMPOSE_FILE "$APP_IMAGE_COMPOSE_FILE"
+  elif [ "$(env_file_value "$file" COMPOSE_FILE)" = "$APP_IMAGE_COMPOSE_FILE" ]; then
+    env_file_set "$file" COMPOSE_FILE docker-compose.yml
+  fi
 }

@@ -5,5 +5,7 @@ export default defineConfig({
     // Starting the stack takes a while the first time: images are built when missing.
     hookTimeout: 600_000,
     testTimeout: 60_000,
+    // Each file starts a stack of its own: one at a time, as the images they build are shared.
+    fileParallelism: false,
   },
 });

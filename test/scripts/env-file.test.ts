@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -88,5 +88,91 @@ describe('.env written by scripts/up', () => {
     const missing = [...used].filter((name) => !documented.has(name));
     expect(missing).toEqual([]);
     expect(await readFile(join(REPO_ROOT, '.gitignore'), 'utf8')).toMatch(/^\.env$/m);
+  });
+});
+
+describe('the app choice (APP_DIR or APP_IMAGE) in scripts/up', () => {
+  // scripts/up and its libraries in a folder of their own, with a docker that only records
+  // its calls: a choice that is refused must be refused before anything runs.
+  async function up(env: NodeJS.ProcessEnv, dotEnv = '') {
+    const root = await mkdtemp(join(tmpdir(), 'app-choice-'));
+    await cp(join(REPO_ROOT, 'scripts/up'), join(root, 'scripts/up'));
+    await cp(join(REPO_ROOT, 'scripts/lib'), join(root, 'scripts/lib'), { recursive: true });
+    await cp(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
+    await mkdir(join(root, 'bin'));
+    await mkdir(join(root, 'no-dockerfile'));
+    await mkdir(join(root, 'my-app'));
+    await writeFile(join(root, 'my-app/Dockerfile'), 'FROM scratch\n');
+    if (dotEnv) await writeFile(join(root, '.env'), dotEnv, { mode: 0o600 });
+    const calls = join(root, 'docker-calls');
+    await writeFile(join(root, 'bin/docker'), `#!/bin/sh\necho "$*" >>'${calls}'\nexit 1\n`, { mode: 0o755 });
+    const result = await run('bash', [join(root, 'scripts/up')], {
+      cwd: root,
+      env: { PATH: `${join(root, 'bin')}:${process.env.PATH}`, HOME: root, ...env },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    const dockerCalls = await readFile(calls, 'utf8').catch(() => '');
+    const envText = await readFile(join(root, '.env'), 'utf8').catch(() => '');
+    return { ...result, dockerCalls, envText };
+  }
+
+  it.each([
+    {
+      name: 'both set',
+      env: { APP_DIR: 'my-app', APP_IMAGE: 'example/app:1' },
+      message: 'APP_DIR (my-app) and APP_IMAGE (example/app:1) are both set',
+    },
+    {
+      name: 'one in .env, the other in the environment',
+      env: { APP_IMAGE: 'example/app:1' },
+      dotEnv: 'APP_DIR=my-app\n',
+      message: 'are both set',
+    },
+    {
+      name: 'a folder without a Dockerfile',
+      env: { APP_DIR: 'no-dockerfile' },
+      message: 'APP_DIR=no-dockerfile: no Dockerfile',
+    },
+    { name: 'a folder that does not exist', env: { APP_DIR: 'nowhere' }, message: 'APP_DIR=nowhere: no Dockerfile' },
+    { name: 'an image name Docker would refuse', env: { APP_IMAGE: 'Example/App:1' }, message: 'is not an image name' },
+  ])('refuses $name with a message saying what to do, before anything runs', async ({ env, dotEnv, message }) => {
+    const result = await up(env, dotEnv);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(message);
+    expect(result.dockerCalls).toBe('');
+    expect(result.envText).toBe(dotEnv ?? '');
+  });
+
+  it('records a valid choice in .env, with the compose file a ready image needs, and drops it again', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'app-choice-'));
+    const file = join(root, 'choice.env');
+    await writeFile(file, 'MYSQL_PASSWORD=kept\n', { mode: 0o600 });
+    const record = (env: Record<string, string>) =>
+      run(
+        'bash',
+        ['-c', 'source scripts/lib/env-file.sh && check_app_choice "$1" && record_app_choice "$1"', 'bash', file],
+        {
+          cwd: REPO_ROOT,
+          env: { PATH: process.env.PATH, ...env },
+        },
+      );
+
+    await record({ APP_IMAGE: 'registry.example.com:5000/team/app:1.2' });
+    let text = await readFile(file, 'utf8');
+    expect(value(text, 'APP_IMAGE')).toBe('registry.example.com:5000/team/app:1.2');
+    expect(value(text, 'COMPOSE_FILE')).toBe('docker-compose.yml:docker-compose.app-image.yml');
+    expect(value(text, 'MYSQL_PASSWORD')).toBe('kept');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+
+    // Kept from .env on the next run; then the environment moves it back to a folder.
+    await record({});
+    expect(await readFile(file, 'utf8')).toBe(text);
+    await record({ APP_IMAGE: '', APP_DIR: 'test/consumer/hello-app' });
+    text = await readFile(file, 'utf8');
+    expect(value(text, 'APP_DIR')).toBe('test/consumer/hello-app');
+    expect(value(text, 'APP_IMAGE')).toBe('');
+    expect(value(text, 'COMPOSE_FILE')).toBe('docker-compose.yml');
   });
 });

@@ -2,10 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { appChoice } from '../../scripts/tool/core/app.js';
 import { wholeNumber } from '../../scripts/tool/core/args.js';
-import { composeService, composeServices } from '../../scripts/tool/core/compose.js';
+import { composeFiles, composeService, composeServices } from '../../scripts/tool/core/compose.js';
 import { BUILT_SERVICES, builtImages, imagesOf, loadEnv } from '../../scripts/tool/core/env.js';
 import { replaceSection } from '../../scripts/tool/core/markdown.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import {
   describeFailures,
   formatCounts,
@@ -79,6 +81,36 @@ describe('loadEnv and imagesOf', () => {
       app: 'webstack/app:v1',
     });
     expect(imagesOf({}, 'test').nginx).toBe('webstack/nginx:test');
+    // A ready app image is the app, whatever the tag; an empty one (as .env writes it) is none.
+    expect(imagesOf({ IMAGE_TAG: 'v1', APP_IMAGE: 'example/app:2' })).toMatchObject({
+      app: 'example/app:2',
+      nginx: 'webstack/nginx:v1',
+    });
+    expect(imagesOf({ IMAGE_TAG: 'v1', APP_IMAGE: '' }).app).toBe('webstack/app:v1');
+  });
+});
+
+describe('the app choice: appChoice and composeFiles', () => {
+  it('takes the sample, a folder with a Dockerfile (resolved) or a ready image, with the compose files each needs', () => {
+    expect(appChoice({})).toBeUndefined();
+    expect(appChoice({ APP_DIR: 'test/consumer/hello-app' }, REPO_ROOT)).toEqual({
+      dir: join(REPO_ROOT, 'test/consumer/hello-app'),
+    });
+    expect(appChoice({ APP_IMAGE: 'example/app:2', APP_DIR: '' })).toEqual({ image: 'example/app:2' });
+    expect(composeFiles({})).toEqual(['docker-compose.yml']);
+    expect(composeFiles({ APP_IMAGE: 'example/app:2' })).toEqual([
+      'docker-compose.yml',
+      'docker-compose.app-image.yml',
+    ]);
+  });
+
+  it('refuses both at once, and a folder without a Dockerfile, saying what to do', () => {
+    expect(() => appChoice({ APP_DIR: 'app', APP_IMAGE: 'example/app:2' }, REPO_ROOT)).toThrow(
+      'APP_DIR (app) and APP_IMAGE (example/app:2) are both set: the app is either a folder to build or a ready image, unset one',
+    );
+    expect(() => appChoice({ APP_DIR: 'docs' }, REPO_ROOT)).toThrow(
+      `APP_DIR=docs: ${join(REPO_ROOT, 'docs')} holds no Dockerfile; point APP_DIR at your app's folder, which must have one`,
+    );
   });
 
   it('lists exactly the services docker-compose.yml builds, under the names it gives their images', () => {

@@ -2,10 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
+import { appIsReady } from '../core/app.js';
 import { docker, execOk, findServiceContainer, publishedPort, removeContainer } from '../core/docker.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { sqlAsRoot } from '../core/sql.js';
 import { startStack } from '../testing/stack.js';
+import { waitFor } from '../core/wait.js';
 
 export const BARE_NGINX_PORT = 8081;
 export const SECOND_APP_PORT = 5001;
@@ -73,6 +75,8 @@ async function waitForPort(container: Docker.Container, port: number): Promise<v
 interface Extras {
   project: string;
   namespace: string;
+  /** A container of the namespace with bash, to ask an app copy's /ready (appIsReady). */
+  prober: Docker.Container;
   started: string[];
   tempDirs: string[];
 }
@@ -122,11 +126,10 @@ async function startAppCopy(extras: Extras, app: Docker.Container, name: string,
     Image: appInfo.Config.Image,
     Env: withEnv(appInfo.Config.Env, [`PORT=${port}`, ...env]),
   });
-  await execOk(copy, [
-    'sh',
-    '-c',
-    'for i in $(seq 120); do node app/dist/healthcheck.js && exit 0; sleep 0.5; done; exit 1',
-  ]);
+  await waitFor(`the app copy on port ${port} is ready`, () => appIsReady(copy, port, extras.prober), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+  });
   return copy;
 }
 
@@ -248,7 +251,13 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
     opts.log(`using the running compose project ${opts.project}`);
   }
   const { server, db, app, nginx } = services;
-  const extras: Extras = { project: opts.project, namespace: `container:${server.id}`, started: [], tempDirs: [] };
+  const extras: Extras = {
+    project: opts.project,
+    namespace: `container:${server.id}`,
+    prober: nginx,
+    started: [],
+    tempDirs: [],
+  };
   let secondApp: Docker.Container[] = [];
   return {
     server,

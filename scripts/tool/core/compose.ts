@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { loadEnv } from './env.js';
-import { COMPOSE_FILE, REPO_ROOT } from './paths.js';
+import { APP_IMAGE_COMPOSE_FILE, COMPOSE_FILE, REPO_ROOT } from './paths.js';
 
 const run = promisify(execFile);
 
@@ -23,8 +23,17 @@ export function defaultTarget(): StackTarget {
 export type ComposeRunner = (project: string, args: string[], env: NodeJS.ProcessEnv) => Promise<string>;
 
 /**
- * Runs `docker compose` on the repo's compose file, with `overrides` layered on it (e.g. an
- * example app's); throws with its output on failure.
+ * The compose files a stack with `env` runs from, relative to REPO_ROOT: docker-compose.yml,
+ * and the override that takes the app from a ready image when APP_IMAGE is set.
+ */
+export const composeFiles = (env: NodeJS.ProcessEnv): string[] => [
+  COMPOSE_FILE.slice(REPO_ROOT.length),
+  ...(env.APP_IMAGE ? [APP_IMAGE_COMPOSE_FILE] : []),
+];
+
+/**
+ * Runs `docker compose` on the repo's compose files (composeFiles), with `overrides` layered
+ * on them (e.g. an example app's); throws with its output on failure.
  */
 export async function compose(
   project: string,
@@ -32,7 +41,7 @@ export async function compose(
   env: NodeJS.ProcessEnv,
   overrides: readonly string[] = [],
 ): Promise<string> {
-  const files = [COMPOSE_FILE, ...overrides].flatMap((file) => ['-f', file]);
+  const files = [...composeFiles(env), ...overrides].flatMap((file) => ['-f', file]);
   try {
     const { stdout } = await run('docker', ['compose', ...files, '-p', project, ...args], {
       env,

@@ -29,7 +29,7 @@ export interface Images extends Record<BuiltService, string> {
 
 /**
  * The images a stack runs: the base images scripts/up chose (official, or the local
- * stand-ins recorded in .env) and this repo's images under IMAGE_TAG.
+ * stand-ins recorded in .env), the app's and this repo's images under IMAGE_TAG.
  */
 export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images {
   const tag = env.IMAGE_TAG ?? defaultTag;
@@ -41,6 +41,8 @@ export function imagesOf(env: NodeJS.ProcessEnv, defaultTag = 'latest'): Images 
       BuiltService,
       string
     >),
+    // A ready image, when APP_IMAGE names one, instead of the one built from APP_DIR.
+    ...(env.APP_IMAGE ? { app: env.APP_IMAGE } : {}),
     tag,
   };
 }

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { compose, type ComposeRunner, type StackTarget } from '../core/compose.js';
-import { docker, execIn, lastLogLines, removeContainer, serviceContainer } from '../core/docker.js';
+import { appIsReady } from '../core/app.js';
+import { docker, lastLogLines, removeContainer, serviceContainer } from '../core/docker.js';
 import { liveAppPort, switchUpstream } from '../core/nginx.js';
 import { stepper, type Log, type Stepper, type StepTiming } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
@@ -50,8 +51,8 @@ async function lastWords(container: Docker.Container): Promise<string> {
   return lines ? `; its last log lines:\n${lines}` : ' (it logged nothing)';
 }
 
-/** Resolves when the app in `container` answers its ready endpoint; throws when it exits or never does. */
-async function waitReady(container: Docker.Container, port: number, timeoutMs: number): Promise<void> {
+/** Resolves when the app in `container` is ready (see appIsReady); throws when it exits or never is. */
+async function waitReady(d: Deployment, container: Docker.Container, port: number): Promise<void> {
   await waitFor(
     `the app on port ${port} is ready`,
     async () => {
@@ -61,10 +62,9 @@ async function waitReady(container: Docker.Container, port: number, timeoutMs: n
           `the app on port ${port} exited (code ${state.ExitCode}) before it became ready${await lastWords(container)}`,
         );
       }
-      // The image's own health check, which asks /api/health/ready on $PORT.
-      return (await execIn(container, ['node', 'app/dist/healthcheck.js'])).exitCode === 0;
+      return appIsReady(container, port, d.nginx);
     },
-    { timeoutMs, intervalMs: 500 },
+    { timeoutMs: d.readyTimeoutMs, intervalMs: 500 },
   ).catch(async (err: Error) => {
     if (err instanceof GiveUp) throw err;
     throw new Error(`${err.message}${await lastWords(container)}`, { cause: err });
@@ -85,7 +85,17 @@ async function resolveRelease(d: Deployment, livePort: number, image: string | u
     d.log(`a deploy stopped half-way: nginx serves from ${SLOT_PORT}; finishing it with the release running there`);
     return slot.Image;
   }
-  if (image) return (await docker.getImage(image).inspect()).Id;
+  // A ready app image (APP_IMAGE) is shipped as it is: there is nothing to build.
+  const ready = image ?? (d.env.APP_IMAGE || undefined);
+  if (ready) {
+    const found = await docker
+      .getImage(ready)
+      .inspect()
+      .catch(() => {
+        throw new Error(`image ${ready} is not on this machine: docker pull ${ready} (or build it), then deploy again`);
+      });
+    return found.Id;
+  }
   const release = releaseTag(d.tag, new Date());
   await d.step(`building the new app image ${d.repo}:${release}`, () =>
     d.compose(d.project, ['build', 'app'], { ...d.env, IMAGE_TAG: release }),
@@ -119,11 +129,11 @@ async function startBeside(d: Deployment, target: string): Promise<void> {
   const slot = await docker.createContainer({
     name: slotName(d.project),
     Image: target,
-    // Compose's environment for the app, minus what the old image itself set.
+    // Compose's environment for the app, minus what the old image itself set. The health
+    // check is the new image's own (the readiness gate reads it).
     Env: (Config.Env ?? [])
       .filter((e) => !imageEnv.has(e))
       .map((e) => (e.startsWith('PORT=') ? `PORT=${SLOT_PORT}` : e)),
-    Healthcheck: Config.Healthcheck,
     Labels: { 'webstack.project': d.project, 'webstack.role': 'deploy-slot' },
     // As locked down as compose's app: the slot serves live traffic during the switch.
     HostConfig: {
@@ -138,7 +148,7 @@ async function startBeside(d: Deployment, target: string): Promise<void> {
   });
   try {
     await d.step(`starting the new release beside the live app, on 127.0.0.1:${SLOT_PORT}`, () => slot.start());
-    await d.step(`waiting until it is ready, before any switch`, () => waitReady(slot, SLOT_PORT, d.readyTimeoutMs));
+    await d.step(`waiting until it is ready, before any switch`, () => waitReady(d, slot, SLOT_PORT));
   } catch (err) {
     await slot.remove({ force: true }).catch(() => undefined);
     throw new Error(`deploy refused, nothing was switched and the live app keeps serving: ${(err as Error).message}`, {
@@ -173,7 +183,7 @@ async function recreate(d: Deployment): Promise<void> {
     await d.compose(d.project, ['up', '-d', '--no-deps', '--force-recreate', 'app'], { ...d.env, IMAGE_TAG: d.tag });
     return serviceContainer(d.project, 'app');
   });
-  await d.step('waiting until it is ready', () => waitReady(recreated, APP_PORT, d.readyTimeoutMs));
+  await d.step('waiting until it is ready', () => waitReady(d, recreated, APP_PORT));
   await switchTo(d, APP_PORT, true);
   await d.step(`stopping the release's temporary instance on ${SLOT_PORT}`, async () => {
     await docker
@@ -198,7 +208,8 @@ export async function deploy(options: DeployOptions): Promise<DeployResult> {
   const nginx = await serviceContainer(project, 'nginx');
   const app = await serviceContainer(project, 'app');
   const appInfo = await app.inspect();
-  const { repo, tag } = splitRef(appInfo.Config.Image);
+  // With APP_IMAGE, releases are recorded under its name (the live container may still run an earlier one).
+  const { repo, tag } = splitRef(env.APP_IMAGE || appInfo.Config.Image);
   const d: Deployment = {
     project,
     env,

@@ -3,7 +3,8 @@ import { BASE_IMAGE_NAMES, ensureBaseImages } from '../core/base-images.js';
 import { logText } from '../core/docker.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { waitFor } from '../core/wait.js';
-import { buildStackImages, defaultRateLimits, startStack, type RateLimits, type Stack } from './stack.js';
+import { appChoice } from '../core/app.js';
+import { buildAppDir, buildStackImages, defaultRateLimits, startStack, type RateLimits, type Stack } from './stack.js';
 
 /**
  * webstack as a test fixture for other projects: `import { startWebstack } from 'webstack/testing'`.
@@ -14,7 +15,24 @@ import { buildStackImages, defaultRateLimits, startStack, type RateLimits, type 
 
 export type { RateLimits };
 
+/**
+ * The app the stack runs behind nginx, instead of the sample posts app:
+ * - `{ dir }`: a folder with a Dockerfile (relative paths from the current directory), built
+ *   on every start unless `build` is 'never' (Docker's cache keeps an unchanged one quick);
+ * - `{ image }`: a ready image, run as it is (pulled when it is not on this machine).
+ * Either way the app keeps the contract the stack relies on (the docs' "Your app" page):
+ * it listens on 127.0.0.1:$PORT (5000), answers GET /live and GET /ready (200 when it can
+ * serve), its image has a HEALTHCHECK on /ready, it reads DB_HOST, DB_PORT, DB_NAME,
+ * DB_USER, DB_PASSWORD, logs JSON lines to stdout and drains and exits on SIGTERM.
+ */
+export type WebstackApp = { dir: string } | { image: string };
+
 export interface WebstackOptions {
+  /**
+   * Your app instead of the sample (default: APP_DIR or APP_IMAGE from the environment, else
+   * the sample posts app), e.g. `{ dir: 'hello-app' }` or `{ image: 'registry.example/app:1.2' }`.
+   */
+  app?: WebstackApp;
   /**
    * nginx's per-client rate limits. By default none that test traffic reaches; 'default'
    * for the limits production runs with; or any of RATE_LIMIT_WRITES, RATE_LIMIT_WRITES_BURST,
@@ -95,15 +113,26 @@ const json = (line: string): Record<string, unknown> | undefined => {
   }
 };
 
+const dirOf = (app: WebstackApp) => ('dir' in app ? app.dir : undefined);
+const imageOf = (app: WebstackApp) => ('image' in app ? app.image : undefined);
+
 /** Starts a fresh copy of the stack and waits until it is healthy. Call stop() when done. */
 export async function startWebstack(options: WebstackOptions = {}): Promise<Webstack> {
   const imageTag = options.imageTag ?? process.env.IMAGE_TAG ?? `testing-${packageVersion()}`;
   const base: NodeJS.ProcessEnv = { ...process.env, IMAGE_TAG: imageTag };
   // images.sh keeps the image variables already set.
   if (BASE_IMAGE_NAMES.some((name) => !base[name])) Object.assign(base, await ensureBaseImagesOnce());
-  // Installed from a packed tarball, the lock file the images are built with sits in dist/
-  // (npm pack never includes package-lock.json).
+  // Installed from a packed tarball, the lock file the certs image is built with sits in dist/
+  // (npm pack leaves the top folder's package-lock.json out; the app's folder keeps its own).
   if (!existsSync(`${REPO_ROOT}package-lock.json`)) base.BUILD_LOCKFILE = 'dist/package-lock.json';
+  const app = options.app
+    ? appChoice({ APP_DIR: dirOf(options.app), APP_IMAGE: imageOf(options.app) })
+    : appChoice(base);
+  delete base.APP_DIR;
+  delete base.APP_IMAGE;
+  if (app && 'image' in app) base.APP_IMAGE = app.image;
+  // Your folder's image under a tag of its own (the sample's keeps IMAGE_TAG's), then run as a ready image.
+  if (app && 'dir' in app) base.APP_IMAGE = await buildAppDir(base, app.dir, options.build === 'never');
   if (options.build !== 'never') await buildStackImages(base, options.build === 'always' ? 'always' : 'missing');
 
   const limits = options.rateLimits === 'default' ? defaultRateLimits() : (options.rateLimits ?? {});

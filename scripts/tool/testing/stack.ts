@@ -3,10 +3,10 @@ import { hostname } from 'node:os';
 import { relative } from 'node:path';
 import type Docker from 'dockerode';
 import { DockerComposeEnvironment, Wait } from 'testcontainers';
-import { compose, composeDefault, composeService, composeServices } from '../core/compose.js';
+import { compose, composeDefault, composeFiles, composeService, composeServices } from '../core/compose.js';
 import { docker, publishedPort, removeContainer, serviceContainer } from '../core/docker.js';
-import { COMPOSE_FILE, REPO_ROOT } from '../core/paths.js';
-import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
+import { REPO_ROOT } from '../core/paths.js';
+import { BUILT_SERVICES, imagesOf } from '../core/env.js';
 import { request, type Endpoint } from '../core/http.js';
 import { siteEndpoint } from '../core/site.js';
 import { sqlAsRoot } from '../core/sql.js';
@@ -151,18 +151,23 @@ export async function removeLeftoverStacks(): Promise<string[]> {
   return leftovers;
 }
 
+// A compose project name allows fewer characters than an image tag (no dot: testing-0.1.0).
+const buildProject = (tag: string) => `${PROJECT_PREFIX}build-${tag.toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`;
+
 /**
  * Builds the stack's own images (BUILT_SERVICES) through docker-compose.yml, the one
  * definition of how they are built: 'always' (docker's cache keeps that quick when nothing
- * changed), or only when one of them is 'missing'.
+ * changed), or only when one of them is 'missing'. A ready app image (APP_IMAGE) is not
+ * built: compose pulls it when it is not on this machine.
  */
 export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' | 'missing'): Promise<void> {
   const images = imagesOf(base);
+  const services = BUILT_SERVICES.filter((service) => service !== 'app' || !base.APP_IMAGE);
   if (when === 'missing') {
     const present = await Promise.all(
-      builtImages(images).map((name) =>
+      services.map((service) =>
         docker
-          .getImage(name)
+          .getImage(images[service])
           .inspect()
           .then(() => true)
           .catch(() => false),
@@ -170,9 +175,22 @@ export async function buildStackImages(base: NodeJS.ProcessEnv, when: 'always' |
     );
     if (present.every(Boolean)) return;
   }
-  // A compose project name allows fewer characters than an image tag (no dot: testing-0.1.0).
-  const project = `${PROJECT_PREFIX}build-${images.tag.toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`;
-  await compose(project, ['build', ...BUILT_SERVICES], isolatedEnv(base));
+  await compose(buildProject(images.tag), ['build', ...services], isolatedEnv(base));
+}
+
+/**
+ * Builds the app in `dir` (a folder with a Dockerfile) through docker-compose.yml's app service,
+ * under a tag of its own, so that it never takes the place of the sample's image; its name.
+ * With `reuse`, an image built before is taken as it is.
+ */
+export async function buildAppDir(base: NodeJS.ProcessEnv, dir: string, reuse = false): Promise<string> {
+  const images = imagesOf(base);
+  const tag = `${images.tag}-app-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}`;
+  const env = isolatedEnv({ ...base, APP_DIR: dir, IMAGE_TAG: tag, APP_IMAGE: '' });
+  const name = imagesOf(env).app;
+  if (reuse) return name;
+  await compose(buildProject(tag), ['build', 'app'], env);
+  return name;
 }
 
 let leftoversRemoved: Promise<unknown> | undefined;
@@ -185,7 +203,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env = isolatedEnv(options.base ?? process.env, options.env);
   const overrides = options.overrides ?? [];
   const run = (args: string[]) => compose(project, args, env, overrides);
-  const files = [COMPOSE_FILE, ...overrides].map((file) => relative(REPO_ROOT, file));
+  const files = [...composeFiles(env), ...overrides.map((file) => relative(REPO_ROOT, file))];
   let environment = new DockerComposeEnvironment(REPO_ROOT, files)
     .withProjectName(project)
     .withEnvironment(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)))
