@@ -72,13 +72,15 @@ IMAGE_REF='^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([
 # folder when neither. Sets APP_DIR and APP_IMAGE; exits saying what to do when the choice
 # cannot work, before anything is built or started.
 check_app_choice() { # env file
-  local file=$1 saved_dir='' saved_image=''
+  local file=$1 saved_dir='' saved_image='' saved_migrations='' migrations
   if [ -f "$file" ]; then
     saved_dir=$(env_file_value "$file" APP_DIR)
     saved_image=$(env_file_value "$file" APP_IMAGE)
+    saved_migrations=$(env_file_value "$file" APP_MIGRATIONS)
   fi
   APP_DIR=${APP_DIR-$saved_dir}
   APP_IMAGE=${APP_IMAGE-$saved_image}
+  APP_MIGRATIONS=${APP_MIGRATIONS-$saved_migrations}
   if [ -n "$APP_DIR" ] && [ -n "$APP_IMAGE" ]; then
     die "APP_DIR ($APP_DIR) and APP_IMAGE ($APP_IMAGE) are both set: the app is either a folder to build or a ready image; unset one (in the environment or in $file)"
   fi
@@ -88,7 +90,15 @@ check_app_choice() { # env file
   if [ -n "$APP_IMAGE" ] && ! grep -Eq "$IMAGE_REF" <<<"$APP_IMAGE"; then
     die "APP_IMAGE=$APP_IMAGE is not an image name; use one as docker pull takes it, e.g. registry.example.com/team/app:1.2"
   fi
-  export APP_DIR APP_IMAGE
+  # The folder of SQL files the migrate service applies: compose cannot mount a missing one.
+  if [ -n "$APP_IMAGE" ] && [ -z "$APP_MIGRATIONS" ]; then
+    die "APP_IMAGE is set but APP_MIGRATIONS is not: set it to your app's folder of SQL migrations (an empty folder if it has none)"
+  fi
+  migrations=${APP_MIGRATIONS:-${APP_DIR:-./app}/migrations}
+  if [ ! -d "$migrations" ]; then
+    die "$migrations: no such folder; the stack applies your app's SQL migrations from it: create it (it may stay empty) or set APP_MIGRATIONS to the folder they are in"
+  fi
+  export APP_DIR APP_IMAGE APP_MIGRATIONS
 }
 
 # Records check_app_choice's result in the env file, so that plain docker compose runs the
@@ -98,6 +108,7 @@ record_app_choice() { # env file
   local file=$1
   env_file_set "$file" APP_DIR "$APP_DIR"
   env_file_set "$file" APP_IMAGE "$APP_IMAGE"
+  env_file_set "$file" APP_MIGRATIONS "$APP_MIGRATIONS"
   if [ -n "$APP_IMAGE" ]; then
     env_file_set "$file" COMPOSE_FILE "$APP_IMAGE_COMPOSE_FILE"
   elif [ "$(env_file_value "$file" COMPOSE_FILE)" = "$APP_IMAGE_COMPOSE_FILE" ]; then

@@ -3,6 +3,7 @@ import { compose } from '../../scripts/tool/core/compose.js';
 import { docker } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { request } from '../../scripts/tool/core/http.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { isolatedEnv, startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 
 // The app setting at the level of docker-compose.yml: APP_DIR builds another folder's app
@@ -67,7 +68,9 @@ describe('the app setting (APP_DIR, APP_IMAGE) in docker-compose.yml', () => {
     // Any image name will do: the one just built, under a name of its own.
     const built = await docker.getImage(`webstack/app:${tag}`).inspect();
     await docker.getImage(built.Id).tag({ repo: readyImage.split(':')[0]!, tag: images.tag });
-    stack = await startStack({ env: { APP_IMAGE: readyImage } });
+    stack = await startStack({
+      env: { APP_IMAGE: readyImage, APP_MIGRATIONS: `${REPO_ROOT}test/consumer/hello-app/migrations` },
+    });
     const config = JSON.parse(await stack.compose(['config', '--format', 'json'])) as {
       services: Record<string, { build?: unknown; image: string }>;
     };

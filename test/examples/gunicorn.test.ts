@@ -51,7 +51,9 @@ const storedIds = async () => new Set((await stack.sql('SELECT id FROM entries')
 
 describe('the guestbook through nginx (Python on gunicorn, APP_PATHS=all)', () => {
   it("has its own schema, applied by the stack's migrate service before it started", async () => {
-    expect((await stack.sql('SELECT version, name FROM schema_migrations ORDER BY version')).trim()).toBe('1\tentries');
+    expect((await stack.sql('SELECT version, name FROM schema_migrations ORDER BY version')).trim()).toBe(
+      '1\t001_entries.sql',
+    );
   });
 
   it('renders its own page with the entries and a form; a form post adds one (303 to the page)', async () => {

@@ -101,8 +101,10 @@ describe('the app choice (APP_DIR or APP_IMAGE) in scripts/up', () => {
     await cp(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
     await mkdir(join(root, 'bin'));
     await mkdir(join(root, 'no-dockerfile'));
-    await mkdir(join(root, 'my-app'));
+    await mkdir(join(root, 'my-app/migrations'), { recursive: true });
     await writeFile(join(root, 'my-app/Dockerfile'), 'FROM scratch\n');
+    await mkdir(join(root, 'no-migrations'));
+    await writeFile(join(root, 'no-migrations/Dockerfile'), 'FROM scratch\n');
     if (dotEnv) await writeFile(join(root, '.env'), dotEnv, { mode: 0o600 });
     const calls = join(root, 'docker-calls');
     await writeFile(join(root, 'bin/docker'), `#!/bin/sh\necho "$*" >>'${calls}'\nexit 1\n`, { mode: 0o755 });
@@ -137,6 +139,16 @@ describe('the app choice (APP_DIR or APP_IMAGE) in scripts/up', () => {
     },
     { name: 'a folder that does not exist', env: { APP_DIR: 'nowhere' }, message: 'APP_DIR=nowhere: no Dockerfile' },
     { name: 'an image name Docker would refuse', env: { APP_IMAGE: 'Example/App:1' }, message: 'is not an image name' },
+    {
+      name: 'a folder without its migrations folder',
+      env: { APP_DIR: 'no-migrations' },
+      message: 'no-migrations/migrations: no such folder',
+    },
+    {
+      name: 'a ready image without APP_MIGRATIONS',
+      env: { APP_IMAGE: 'example/app:1' },
+      message: 'APP_IMAGE is set but APP_MIGRATIONS is not',
+    },
   ])('refuses $name with a message saying what to do, before anything runs', async ({ env, dotEnv, message }) => {
     const result = await up(env, dotEnv);
     expect(result.code).toBe(1);
@@ -159,9 +171,13 @@ describe('the app choice (APP_DIR or APP_IMAGE) in scripts/up', () => {
         },
       );
 
-    await record({ APP_IMAGE: 'registry.example.com:5000/team/app:1.2' });
+    await record({
+      APP_IMAGE: 'registry.example.com:5000/team/app:1.2',
+      APP_MIGRATIONS: 'test/consumer/hello-app/migrations',
+    });
     let text = await readFile(file, 'utf8');
     expect(value(text, 'APP_IMAGE')).toBe('registry.example.com:5000/team/app:1.2');
+    expect(value(text, 'APP_MIGRATIONS')).toBe('test/consumer/hello-app/migrations');
     expect(value(text, 'COMPOSE_FILE')).toBe('docker-compose.yml:docker-compose.app-image.yml');
     expect(value(text, 'MYSQL_PASSWORD')).toBe('kept');
     expect((await stat(file)).mode & 0o777).toBe(0o600);

@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { BASE_IMAGE_NAMES, ensureBaseImages } from '../core/base-images.js';
 import { logText } from '../core/docker.js';
 import { REPO_ROOT } from '../core/paths.js';
@@ -24,8 +26,11 @@ export type { RateLimits };
  * it listens on 127.0.0.1:$PORT (5000), answers GET /live and GET /ready (200 when it can
  * serve), its image has a HEALTHCHECK on /ready, it reads DB_HOST, DB_PORT, DB_NAME,
  * DB_USER, DB_PASSWORD, logs JSON lines to stdout and drains and exits on SIGTERM.
+ * `migrations` is its folder of numbered SQL files, which the stack's migrate service applies
+ * before the app starts (default: the folder's `migrations/` where there is one); without
+ * one the database starts empty.
  */
-export type WebstackApp = { dir: string } | { image: string };
+export type WebstackApp = ({ dir: string } | { image: string }) & { migrations?: string };
 
 export interface WebstackOptions {
   /**
@@ -133,6 +138,15 @@ export async function startWebstack(options: WebstackOptions = {}): Promise<Webs
   if (app && 'image' in app) base.APP_IMAGE = app.image;
   // Your folder's image under a tag of its own (the sample's keeps IMAGE_TAG's), then run as a ready image.
   if (app && 'dir' in app) base.APP_IMAGE = await buildAppDir(base, app.dir, options.build === 'never');
+  // Your app's schema, never the sample's: its folder of SQL files, or an empty one.
+  let noMigrations: string | undefined;
+  if (app) {
+    const own = options.app?.migrations ?? ('dir' in app ? path.join(app.dir, 'migrations') : undefined);
+    base.APP_MIGRATIONS =
+      own && existsSync(own)
+        ? path.resolve(own)
+        : (noMigrations = mkdtempSync(path.join(tmpdir(), 'webstack-no-migrations-')));
+  }
   if (options.build !== 'never') await buildStackImages(base, options.build === 'always' ? 'always' : 'missing');
 
   const limits = options.rateLimits === 'default' ? defaultRateLimits() : (options.rateLimits ?? {});
@@ -175,7 +189,10 @@ export async function startWebstack(options: WebstackOptions = {}): Promise<Webs
     sql: stack.sql,
     reset,
     logsFor,
-    stop: stack.stop,
+    async stop() {
+      await stack.stop();
+      if (noMigrations) rmSync(noMigrations, { recursive: true, force: true });
+    },
     stack,
   };
 }

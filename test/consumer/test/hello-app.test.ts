@@ -33,3 +33,11 @@ it('is the only app: the sample posts API is not there', async () => {
   const response = await fetch(`${webstack.urls.https}/api/posts`, { dispatcher });
   expect(response.status).toBe(404);
 });
+
+it('has its own schema from its migrations folder, and none of the sample', async () => {
+  expect((await webstack.sql('SELECT version, name FROM schema_migrations')).trim()).toBe('1\t001_visits.sql');
+  expect((await webstack.sql('SHOW TABLES')).split('\n').filter(Boolean).sort()).toEqual([
+    'schema_migrations',
+    'visits',
+  ]);
+});
