@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, MIGRATION_FILE, migrate } from '../../db/migrate/src/migrations.js';
+import { composeService } from '../../scripts/tool/core/compose.js';
 import { docker, logText } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { APP_MIGRATIONS, connectionOf, startDatabase, type TestDatabase } from '../support/database.js';
@@ -46,9 +47,13 @@ const tables = async () =>
     .sort();
 
 /** The migrate image once, on the host's network, against the test database: its exit code and JSON log lines. */
+/** The migrate image, run as docker-compose.yml's migrate service runs it (command and user). */
 async function runImage(dir: string, env: Record<string, string> = {}) {
+  const { command, user } = composeService('migrate');
   const container = await docker.createContainer({
     Image: imagesOf(process.env).migrate,
+    Cmd: command,
+    User: user,
     Labels: TEST_LABEL,
     Env: Object.entries({ ...db.env, ...env }).map(([k, v]) => `${k}=${v}`),
     HostConfig: {
