@@ -81,6 +81,10 @@ const services = () =>
 /** The names of docker-compose.yml's services. */
 export const composeServices = (): string[] => Object.keys(services());
 
+/** The services that keep running (all but the one-shot ones, such as the migrations). */
+export const runningServices = (): string[] =>
+  composeServices().filter((name) => composeService(name).restart !== 'no');
+
 /** One service as docker-compose.yml defines it (read once, on first use). */
 export function composeService(name: string): ComposeService {
   const service = services()[name];

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { relative } from 'node:path';
 import type Docker from 'dockerode';
 import { DockerComposeEnvironment, Wait } from 'testcontainers';
-import { compose, composeDefault, composeFiles, composeService, composeServices } from '../core/compose.js';
+import { compose, composeDefault, composeFiles, runningServices } from '../core/compose.js';
 import { docker, publishedPort, removeContainer, serviceContainer } from '../core/docker.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { BUILT_SERVICES, imagesOf } from '../core/env.js';
@@ -214,7 +214,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // Healthy as docker-compose.yml defines it, for every service (compose's container names end
   // in -1) but the one-shot ones (restart "no", the migrations): compose starts what depends
   // on them only after they exited 0, and fails `up` otherwise.
-  for (const service of composeServices().filter((name) => composeService(name).restart !== 'no'))
+  for (const service of runningServices())
     environment = environment.withWaitStrategy(`${service}-1`, Wait.forHealthCheck());
   if (options.build === true) environment = environment.withBuild();
   else if (!options.build) environment = environment.withClientOptions({ commandOptions: ['--no-build'] });

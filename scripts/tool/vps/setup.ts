@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
 import { ensureBaseImages } from '../core/base-images.js';
-import { compose, composeServices } from '../core/compose.js';
+import { compose, runningServices } from '../core/compose.js';
 import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
 import { stepper, type Log } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
@@ -101,8 +101,8 @@ export async function serviceStates(host: Host): Promise<Array<{ service: string
 
 async function stackHealthy(host: Host): Promise<boolean> {
   const states = await serviceStates(host).catch(() => []);
-  // Every service but the namespace owner, which host networking leaves unstarted.
-  return composeServices()
+  // Every service that keeps running but the namespace owner, which host networking leaves unstarted.
+  return runningServices()
     .filter((service) => service !== 'server')
     .every((service) => states.some((s) => s.service === service && s.state === 'running' && s.health === 'healthy'));
 }
