@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runningServices } from '../../scripts/tool/core/compose.js';
 import { namespaceMembers } from '../../scripts/tool/core/docker.js';
 import { drill, formatDrill } from '../../scripts/tool/local/drill.js';
 import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
@@ -75,7 +76,10 @@ describe('the single point of failure, measured', () => {
     // Every service of the server's namespace runs in its current one, not only the site's path.
     const server = await stack.container('server');
     const serverStarted = Date.parse((await server.inspect()).State.StartedAt);
-    const members = await namespaceMembers(stack.project, server);
+    // The one-shot migrate service ended before the drill: it has no namespace to rejoin.
+    const members = new Map(
+      [...(await namespaceMembers(stack.project, server))].filter(([service]) => runningServices().includes(service)),
+    );
     expect([...members.keys()].sort()).toEqual(['app', 'certs', 'db', 'monitor', 'nginx']);
     for (const [service, member] of members) {
       const state = (await member.inspect()).State;

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { composeService, type StackTarget } from '../core/compose.js';
+import { runningServices, type StackTarget } from '../core/compose.js';
 import { namespaceMembers, serviceContainer, signalMainProcess } from '../core/docker.js';
 import { portOf, request, type Endpoint, type HttpResponse } from '../core/http.js';
 import { formatCounts, outageMs, readWriteMix, runTraffic, summarize, type TrafficRequest } from '../core/traffic.js';
@@ -80,7 +80,7 @@ async function repair(project: string, part: Part, container: Docker.Container):
   // certificates and the monitor). A one-shot service (the migrations) has done its work and
   // ended: nothing of it runs in the namespace.
   const members = await namespaceMembers(project, container);
-  for (const [service] of members) if (composeService(service).restart === 'no') members.delete(service);
+  for (const [service] of members) if (!runningServices().includes(service)) members.delete(service);
   const sitePath = ['db', 'app', 'nginx'].filter((service) => members.has(service));
   const order = [...sitePath, ...[...members.keys()].filter((service) => !sitePath.includes(service)).sort()];
   for (const service of order) await members.get(service)!.restart();
