@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { compose } from '../../scripts/tool/core/compose.js';
 import { docker } from '../../scripts/tool/core/docker.js';
-import { imagesOf } from '../../scripts/tool/core/env.js';
+import { BUILT_SERVICES, imagesOf } from '../../scripts/tool/core/env.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { isolatedEnv, startStack, type Stack } from '../../scripts/tool/testing/stack.js';
@@ -13,7 +13,7 @@ const images = imagesOf(process.env);
 // Its own tag: the stack built here never replaces the images the other tests run.
 const tag = `${images.tag}-app-choice`;
 const readyImage = `webstack-test/hello-app:${images.tag}`;
-const made = ['app', 'nginx', 'certs', 'monitor'].map((name) => `webstack/${name}:${tag}`).concat(readyImage);
+const made = BUILT_SERVICES.map((name) => `webstack/${name}:${tag}`).concat(readyImage);
 let stack: Stack | undefined;
 
 const imageId = (name: string) =>
@@ -45,7 +45,7 @@ describe('the app setting (APP_DIR, APP_IMAGE) in docker-compose.yml', () => {
     const env = { APP_DIR: 'test/consumer/hello-app', IMAGE_TAG: tag };
     await compose(`webstack-test-build-${tag}`, ['build', 'app'], isolatedEnv(process.env, env));
     // The other services' images as the global setup built them, under this tag.
-    for (const name of ['nginx', 'certs', 'monitor'])
+    for (const name of BUILT_SERVICES.filter((service) => service !== 'app'))
       await docker.getImage(`webstack/${name}:${images.tag}`).tag({ repo: `webstack/${name}`, tag });
     stack = await startStack({ env });
     expect(await hello(stack)).toMatchObject({
