@@ -1,15 +1,22 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sumOf } from '../../nginx/monitor/src/prometheus-text.js';
 import { debianImage } from '../../scripts/tool/core/base-images.js';
-import { compose } from '../../scripts/tool/core/compose.js';
-import { buildImage, logText, signalMainProcess } from '../../scripts/tool/core/docker.js';
+import { compose, type ComposeRunner } from '../../scripts/tool/core/compose.js';
+import { buildImage, docker, logText, signalMainProcess } from '../../scripts/tool/core/docker.js';
 import { request, type HttpRequest } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
-import { runTraffic } from '../../scripts/tool/core/traffic.js';
+import { formatCounts, runTraffic } from '../../scripts/tool/core/traffic.js';
 import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
+import { backup, restore } from '../../scripts/tool/local/backup.js';
+import { deploy } from '../../scripts/tool/local/deploy.js';
+import { previousTag, splitRef } from '../../scripts/tool/local/release.js';
 import { isolatedEnv, stackProjectName, startStack, type Stack } from '../../scripts/tool/testing/stack.js';
 import { isCleanJsonError, statusAuthorization } from '../support/http.js';
+import { rawRequest } from '../support/raw-http.js';
 
 // The guestbook (Flask and PyMySQL on gunicorn) in place of the sample app: the stack's
 // own docker-compose.yml with the example's compose file layered on it (APP_PATHS=all).
@@ -17,6 +24,11 @@ const EXAMPLE = `${REPO_ROOT}examples/gunicorn/`;
 const OVERRIDES = [`${EXAMPLE}compose.yml`];
 
 let stack: Stack;
+/** The example's image, as compose builds and names it. */
+let exampleImage: string;
+/** The operations commands on this stack, with the example's compose file layered as for `up`. */
+const withExample: ComposeRunner = (project, args, env) => compose(project, args, env, OVERRIDES);
+const quiet = () => undefined;
 
 beforeAll(async () => {
   const debian = debianImage(process.env);
@@ -29,13 +41,30 @@ beforeAll(async () => {
     await compose(project, ['config', '--format', 'json'], isolatedEnv(process.env, env), OVERRIDES),
   ) as { services: { app: { image: string; build: { context: string; args: Record<string, string> } } } };
   const { image, build } = config.services.app;
+  exampleImage = image;
   await buildImage(build.context, image, build.args);
   stack = await startStack({ project, overrides: OVERRIDES, env });
 }, 600_000);
 
 afterAll(async () => {
   await stack?.stop();
+  // The deploy left the example's name on the second release and recorded the built image
+  // as <tag>-previous: the name goes back to the built image (the next run's build cache),
+  // and the tags this file made go.
+  if (exampleImage) {
+    const { repo, tag } = splitRef(exampleImage);
+    const previous = docker.getImage(`${repo}:${previousTag(tag)}`);
+    await previous.tag({ repo, tag }).catch(() => undefined);
+    for (const ref of [`${repo}:${previousTag(tag)}`, secondRelease()])
+      await docker
+        .getImage(ref)
+        .remove()
+        .catch(() => undefined);
+  }
 });
+
+/** A release of the example that differs from the live one by a label: a deploy is observable. */
+const secondRelease = () => `${exampleImage}-second`;
 
 const send = (path: string, options: HttpRequest = {}) => request(stack.port, path, options);
 const addEntry = (body: unknown) => send('/api/entries', { method: 'POST', body: JSON.stringify(body), headers: json });
@@ -179,6 +208,115 @@ describe('the guestbook through nginx (Python on gunicorn, APP_PATHS=all)', () =
       },
       { timeoutMs: 30_000 },
     );
+  });
+});
+
+describe('the stack around the guestbook: slow clients, a deploy under load, backup and restore', () => {
+  it('keeps its threads free of slow uploads: nginx takes the bodies first, and pages answer meanwhile', async () => {
+    // gunicorn serves WEB_CONCURRENCY x threads = 8 requests at once; more slow uploads than
+    // that would hold every thread if nginx passed them on as they trickle in.
+    const tag = randomBytes(4).toString('hex');
+    const uploads = Array.from({ length: 12 }, (_, i) => {
+      const body = JSON.stringify({ name: `slow-${tag}`, message: `upload ${i}` });
+      const [head, tail] = [body.slice(0, -8), body.slice(-8)];
+      const upload = { answered: false, response: Promise.resolve({ status: 0 }) };
+      upload.response = rawRequest(
+        stack.port,
+        `POST /api/entries HTTP/1.1\r\nHost: www.foobar.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head}`,
+        // One byte every 2 s: within nginx's 10 s client_body_timeout, 16 s in all.
+        { trickle: { bytes: tail, intervalMs: 2_000 }, timeoutMs: 60_000 },
+      ).finally(() => (upload.answered = true));
+      return upload;
+    });
+    await sleep(1_000);
+    const pages = await Promise.all(Array.from({ length: 8 }, () => send('/')));
+    expect(pages.map((page) => page.status)).toEqual(Array(8).fill(200));
+    expect(uploads.filter((upload) => upload.answered)).toHaveLength(0);
+    const answers = await Promise.all(uploads.map((upload) => upload.response));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(12).fill(201));
+    expect((await stack.sql(`SELECT COUNT(*) FROM entries WHERE name = 'slow-${tag}'`)).trim()).toBe('12');
+  });
+
+  it('deploys a new release of it under load with no failed request', async () => {
+    const context = mkdtempSync(join(tmpdir(), 'wsi-example-release-'));
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${exampleImage}\nLABEL webstack.release=second\n`);
+    await buildImage(context, secondRelease());
+    rmSync(context, { recursive: true });
+    const original = (await (await stack.container('app')).inspect()).Image;
+    const tag = randomBytes(4).toString('hex');
+    const acknowledged = new Map<number, string>();
+    let written = 0;
+    const target = { project: stack.project, env: stack.env, compose: withExample, log: quiet };
+    // The rollback is the same switch the other way; the sample's deploy test runs it.
+    const operations = (async () => {
+      await sleep(1_000);
+      const deployed = await deploy({ ...target, image: secondRelease() });
+      await sleep(1_000);
+      return deployed;
+    })();
+    const load = await runTraffic({
+      port: stack.port,
+      connections: 8,
+      until: operations,
+      maxDurationMs: 240_000,
+      mix: [
+        { weight: 3, path: '/' },
+        {
+          weight: 1,
+          path: '/api/entries',
+          options: () => ({ method: 'POST', body: { name: `deploy-${tag}`, message: `write ${written++}` } }),
+        },
+      ],
+      onResponse: (_request, response) => {
+        if (response.status === 201) {
+          const entry = response.json<{ id: number; message: string }>();
+          acknowledged.set(entry.id, entry.message);
+        }
+      },
+    });
+    const deployed = await operations;
+    console.log(`guestbook deploy: ${load.total} requests, ${load.failed} failed (${formatCounts(load)})`);
+    expect(load.errors).toEqual({});
+    expect(load.failed).toBe(0);
+    expect(acknowledged.size).toBeGreaterThan(0);
+    // The second release is the one serving now, in compose's own app container.
+    expect(deployed.previous).toBe(original);
+    expect(deployed.live).not.toBe(original);
+    expect((await (await stack.container('app')).inspect()).Image).toBe(deployed.live);
+    const stored = new Map(
+      (await stack.sql(`SELECT id, message FROM entries WHERE name = 'deploy-${tag}'`))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split('\t') as [string, string])
+        .map(([id, message]) => [Number(id), message]),
+    );
+    expect([...acknowledged].filter(([id, message]) => stored.get(id) !== message)).toEqual([]);
+  }, 600_000);
+
+  it('backs up its own tables and restores every entry after the database is dropped', async () => {
+    for (const message of ['before the backup ✓', 'ünïcödé 𝄞 and "quotes"'])
+      expect((await addEntry({ name: 'backup', message })).status).toBe(201);
+    const rows = () => stack.sql('SELECT id, name, message, created_at FROM entries ORDER BY id');
+    const before = await rows();
+    const dir = mkdtempSync(join(tmpdir(), 'wsi-example-backups-'));
+    try {
+      const { file } = await backup({ project: stack.project, env: stack.env, dir, log: quiet });
+      await stack.sql(`DROP DATABASE ${stack.env.MYSQL_DATABASE}`);
+      await restore({ project: stack.project, env: stack.env, file, yes: true, log: quiet });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await rows()).toBe(before);
+    expect((await send('/')).body).toContain('before the backup ✓');
+    const lastId = Math.max(
+      ...before
+        .trim()
+        .split('\n')
+        .map((line) => Number(line.split('\t')[0])),
+    );
+    const next = await addEntry({ name: 'backup', message: 'after the restore' });
+    expect(next.status).toBe(201);
+    expect(next.json<{ id: number }>().id).toBeGreaterThan(lastId);
   });
 });
 
