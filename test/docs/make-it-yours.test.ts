@@ -78,8 +78,10 @@ describe(PAGE, () => {
     let output = '';
     let last = '';
     for (const step of [clone!.replace(URL_PLACEHOLDER, `'${REPO_ROOT}'`), ...rest]) {
-      // The address scripts/up printed, where the page says https://localhost/ (its port is free here).
+      // The address scripts/up printed, where the page says https://localhost/: its port is
+      // free here, and 443 may be the developer's own stack.
       const site = /^The site:\s+(https:\/\/localhost\S*)/m.exec(output)?.[1];
+      if (step.includes('https://localhost/') && !site) throw new Error(`no "The site:" line before:\n${step}`);
       const script = site ? step.replaceAll('https://localhost/', site) : step;
       const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', `${script}\npwd >"$0"`, where], {
         cwd,
