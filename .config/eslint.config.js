@@ -16,10 +16,10 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
-  // Plain Node.js scripts (the consumer project's tiny app): Node's globals.
+  // Plain Node.js scripts (the consumer project's tiny app, the starter app): Node's globals.
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', fetch: 'readonly' } },
   },
   // Dependencies point one way: tests import the tool and the app, never the reverse.
   {

@@ -6,13 +6,19 @@ process.env.IMAGE_TAG ??= 'test';
 // scripts/test runs lanes side by side to keep the suite short on 2 cores. "edge" and
 // "cluster" hold the suites that spend most of their time waiting on machines of their own
 // (the ACME environment and the simulated VPS, and the outside client's look at a stack
-// published on every address, and the example app's stack, which keeps local the longest
-// lane; the simulated cluster, fault injection and the drill: the
+// published on every address, and the example app's stack and the "Make it yours" page's, which
+// keep local the longest lane; the simulated cluster, fault injection and the drill: the
 // fault drills of both scales), "local" everything else, the longest lane: files move out
 // of it until the three end at about the same time. Without TEST_LANE (npm test) every file runs in one lane.
 // The example consumer project (test/consumer) runs on its own, from the packed package.
 const lanes: Record<string, string[]> = {
-  edge: ['test/https/*.test.ts', 'test/vps/*.test.ts', 'test/exposure/*.test.ts', 'test/examples/*.test.ts'],
+  edge: [
+    'test/https/*.test.ts',
+    'test/vps/*.test.ts',
+    'test/exposure/*.test.ts',
+    'test/examples/*.test.ts',
+    'test/docs/make-it-yours.test.ts',
+  ],
   cluster: ['test/cluster/*.test.ts', 'test/faults/*.test.ts', 'test/ops/drill.test.ts'],
 };
 const lane = process.env.TEST_LANE;

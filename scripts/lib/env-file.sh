@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes .env with random passwords when it is missing (mode 600, never committed), and
-# checks and records the app choice (APP_DIR or APP_IMAGE). Source this file, then call
+# checks and records the app choice (APP_DIR or APP_IMAGE, its migrations, its paths). Source this file, then call
 # check_app_choice PATH before anything starts, ensure_env_file PATH after ensure_images,
 # then record_app_choice PATH.
 set -euo pipefail
@@ -68,19 +68,22 @@ APP_IMAGE_COMPOSE_FILE=docker-compose.yml:docker-compose.app-image.yml
 IMAGE_REF='^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$'
 
 # The app the stack runs: APP_DIR (a folder with a Dockerfile, relative to the repository)
-# or APP_IMAGE (a ready image), from the environment, else from the env file; the sample's
-# folder when neither. Sets APP_DIR and APP_IMAGE; exits saying what to do when the choice
+# or APP_IMAGE (a ready image), its migrations and which paths nginx sends it (APP_PATHS),
+# from the environment, else from the env file; the sample's folder when neither. Sets
+# APP_DIR, APP_IMAGE, APP_MIGRATIONS and APP_PATHS; exits saying what to do when the choice
 # cannot work, before anything is built or started.
 check_app_choice() { # env file
-  local file=$1 saved_dir='' saved_image='' saved_migrations='' migrations
+  local file=$1 saved_dir='' saved_image='' saved_migrations='' saved_paths='' migrations
   if [ -f "$file" ]; then
     saved_dir=$(env_file_value "$file" APP_DIR)
     saved_image=$(env_file_value "$file" APP_IMAGE)
     saved_migrations=$(env_file_value "$file" APP_MIGRATIONS)
+    saved_paths=$(env_file_value "$file" APP_PATHS)
   fi
   APP_DIR=${APP_DIR-$saved_dir}
   APP_IMAGE=${APP_IMAGE-$saved_image}
   APP_MIGRATIONS=${APP_MIGRATIONS-$saved_migrations}
+  APP_PATHS=${APP_PATHS-$saved_paths}
   if [ -n "$APP_DIR" ] && [ -n "$APP_IMAGE" ]; then
     die "APP_DIR ($APP_DIR) and APP_IMAGE ($APP_IMAGE) are both set: the app is either a folder to build or a ready image; unset one (in the environment or in $file)"
   fi
@@ -98,17 +101,23 @@ check_app_choice() { # env file
   if [ ! -d "$migrations" ]; then
     die "$migrations: no such folder; the stack applies your app's SQL migrations from it: create it (it may stay empty) or set APP_MIGRATIONS to the folder they are in"
   fi
-  export APP_DIR APP_IMAGE APP_MIGRATIONS
+  # nginx would refuse it only at start, after the build.
+  case $APP_PATHS in
+    '' | api | all) ;;
+    *) die "APP_PATHS=$APP_PATHS: use api (the app answers /api/, the rest are static files) or all (the app renders its own pages, / included)" ;;
+  esac
+  export APP_DIR APP_IMAGE APP_MIGRATIONS APP_PATHS
 }
 
 # Records check_app_choice's result in the env file, so that plain docker compose runs the
-# same app: APP_DIR, APP_IMAGE, and COMPOSE_FILE with the ready image's override (a
+# same app: APP_DIR, APP_IMAGE, APP_MIGRATIONS, APP_PATHS, and COMPOSE_FILE with the ready image's override (a
 # COMPOSE_FILE of the user's own is left alone when the override is not needed).
 record_app_choice() { # env file
   local file=$1
   env_file_set "$file" APP_DIR "$APP_DIR"
   env_file_set "$file" APP_IMAGE "$APP_IMAGE"
   env_file_set "$file" APP_MIGRATIONS "$APP_MIGRATIONS"
+  env_file_set "$file" APP_PATHS "$APP_PATHS"
   if [ -n "$APP_IMAGE" ]; then
     env_file_set "$file" COMPOSE_FILE "$APP_IMAGE_COMPOSE_FILE"
   elif [ "$(env_file_value "$file" COMPOSE_FILE)" = "$APP_IMAGE_COMPOSE_FILE" ]; then

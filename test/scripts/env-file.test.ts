@@ -145,6 +145,11 @@ describe('the app choice (APP_DIR or APP_IMAGE) in scripts/up', () => {
       message: 'no-migrations/migrations: no such folder',
     },
     {
+      name: 'paths nginx does not know',
+      env: { APP_DIR: 'my-app', APP_PATHS: 'everything' },
+      message: 'APP_PATHS=everything: use api',
+    },
+    {
       name: 'a ready image without APP_MIGRATIONS',
       env: { APP_IMAGE: 'example/app:1' },
       message: 'APP_IMAGE is set but APP_MIGRATIONS is not',
@@ -157,7 +162,7 @@ describe('the app choice (APP_DIR or APP_IMAGE) in scripts/up', () => {
     expect(result.envText).toBe(dotEnv ?? '');
   });
 
-  it('records a valid choice in .env, with the compose file a ready image needs, and drops it again', async () => {
+  it('records a valid choice in .env (its paths too), with the compose file a ready image needs, and drops it again', async () => {
     const root = await mkdtemp(join(tmpdir(), 'app-choice-'));
     const file = join(root, 'choice.env');
     await writeFile(file, 'MYSQL_PASSWORD=kept\n', { mode: 0o600 });
@@ -174,10 +179,12 @@ describe('the app choice (APP_DIR or APP_IMAGE) in scripts/up', () => {
     await record({
       APP_IMAGE: 'registry.example.com:5000/team/app:1.2',
       APP_MIGRATIONS: 'test/consumer/hello-app/migrations',
+      APP_PATHS: 'all',
     });
     let text = await readFile(file, 'utf8');
     expect(value(text, 'APP_IMAGE')).toBe('registry.example.com:5000/team/app:1.2');
     expect(value(text, 'APP_MIGRATIONS')).toBe('test/consumer/hello-app/migrations');
+    expect(value(text, 'APP_PATHS')).toBe('all');
     expect(value(text, 'COMPOSE_FILE')).toBe('docker-compose.yml:docker-compose.app-image.yml');
     expect(value(text, 'MYSQL_PASSWORD')).toBe('kept');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
