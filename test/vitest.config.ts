@@ -27,13 +27,28 @@ if (lane !== undefined && lane !== 'local' && !(lane in lanes)) {
 }
 const own = lane === undefined || lane === 'local' ? undefined : lanes[lane];
 
+// Local files that need only a running default stack (compose's defaults, no rate limits)
+// and leave it as they found it: they share one, which the shared-stack project's global
+// setup starts once and removes at the end, instead of a stack start (about 16 s alone, a
+// minute beside the other lanes) each. Files that take a stack down, recreate, deploy to or
+// reconfigure it keep their own.
+const sharedStackFiles = own
+  ? []
+  : [
+      'test/stack/stack.test.ts',
+      'test/stack/observability.test.ts',
+      'test/browser/status-page.test.ts',
+      'test/browser/xss.test.ts',
+      'test/hostile/corpus.test.ts',
+      'test/logs/logs.test.ts',
+    ];
+const buildImages = 'test/support/global-setup.ts';
+
 export default defineConfig({
   test: {
-    include: own ?? ['test/**/*.test.ts'],
-    exclude: [...configDefaults.exclude, 'test/consumer/**', ...(lane === 'local' ? Object.values(lanes).flat() : [])],
-    globalSetup: ['test/support/global-setup.ts'],
     env: { IMAGE_TAG: process.env.IMAGE_TAG },
-    // Container tests share 2 cores and one Docker engine: one file at a time within a lane.
+    // Container tests share 2 cores and one Docker engine: one file at a time within a lane
+    // (across both projects too).
     fileParallelism: false,
     // A guard against hangs, not a speed bound: with three lanes on 2 cores, the longest
     // local tests (a deploy, a deploy and a rollback under load) took 107-119 s and met
@@ -41,5 +56,33 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     reporters: ['default', ['json', { outputFile: `test/results/vitest${lane ? `-${lane}` : ''}.json` }]],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'standalone',
+          include: own ?? ['test/**/*.test.ts'],
+          exclude: [
+            ...configDefaults.exclude,
+            'test/consumer/**',
+            ...(lane === 'local' ? Object.values(lanes).flat() : []),
+            ...sharedStackFiles,
+          ],
+          globalSetup: [buildImages],
+        },
+      },
+      ...(sharedStackFiles.length === 0
+        ? []
+        : [
+            {
+              extends: true,
+              test: {
+                name: 'shared-stack',
+                include: sharedStackFiles,
+                globalSetup: [buildImages, 'test/support/shared-stack-setup.ts'],
+              },
+            },
+          ]),
+    ],
   },
 });

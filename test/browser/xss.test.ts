@@ -2,7 +2,8 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
-import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
+import { waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
+import { sharedStack } from '../support/shared-stack.js';
 import { launchTrusting, steadily, type TrustingBrowser } from '../support/browser.js';
 
 const PAYLOAD = `<script>window.__xss = 'script'</script><img src=x onerror="window.__xss = 'img'"><svg onload="alert('svg')">`;
@@ -14,7 +15,7 @@ let browser: Browser;
 let site: string;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await sharedStack();
   trusting = await launchTrusting({ 'webstack local CA': stack.port.ca });
   browser = trusting.browser;
   site = `https://localhost:${stack.port.port}/`;
@@ -22,7 +23,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await trusting?.close();
-  await stack?.stop();
 });
 
 describe('the front page in a real browser, through nginx', () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../../scripts/tool/core/http.js';
-import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
+import type { Stack } from '../../scripts/tool/testing/stack.js';
+import { sharedStack } from '../support/shared-stack.js';
 import { isCleanJsonError } from '../support/http.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
 import { recordResult } from '../support/results.js';
@@ -10,7 +11,7 @@ let stack: Stack;
 const outcomes: Array<{ category: string; name: string; status: number; ok: boolean }> = [];
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await sharedStack();
 });
 
 afterAll(async () => {
@@ -19,7 +20,6 @@ afterAll(async () => {
     return { category, cases: mine.length, passed: mine.filter((o) => o.ok).length };
   });
   await recordResult('hostileInput', { total: outcomes.length, categories });
-  await stack?.stop();
 });
 
 // Checksum and row count: any change to the posts table shows.

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LOG_FLUSH_INTERVAL_MS } from '../../app/src/logging.js';
 import { execIn, signalMainProcess } from '../../scripts/tool/core/docker.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
-import { startStack, type Stack } from '../../scripts/tool/testing/stack.js';
+import { waitUntilHealthy, type Stack } from '../../scripts/tool/testing/stack.js';
+import { sharedStack } from '../support/shared-stack.js';
 
 // The real docker-compose.yml: nginx's buffered access log, the app's buffered info lines
 // and its unbuffered warnings, all read back the way operators read them.
@@ -12,12 +12,8 @@ let stack: Stack;
 let port: { port: number; ca: string };
 
 beforeAll(async () => {
-  stack = await startStack({ project: `webstack-test-logs-${randomBytes(3).toString('hex')}` });
+  stack = await sharedStack();
   port = stack.port;
-});
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 type Line = Record<string, unknown>;
@@ -89,6 +85,9 @@ describe('kill -9 of nginx and the app', () => {
     // Past the flush interval (plus slack for a busy machine), these lines must be out.
     await new Promise((resolve) => setTimeout(resolve, 2 * LOG_FLUSH_INTERVAL_MS));
 
+    // Docker restarts what is killed below (restart: unless-stopped); the stack is shared, so
+    // the test ends only once every part is back and healthy, whatever its outcome.
+    onTestFinished(() => waitUntilHealthy(stack));
     // A database crash turns the next reads into 503s, each logged as a warning.
     await crash('db');
     let warned: string | undefined;

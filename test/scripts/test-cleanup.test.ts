@@ -3,6 +3,9 @@
 // checkout's tests and a live run's resources stay.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { imagesOf, loadEnv } from '../../scripts/tool/core/env.js';
@@ -10,7 +13,10 @@ import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 
 const run = promisify(execFile);
 const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim();
-const REPO = REPO_ROOT.replace(/\/$/, '');
+// A checkout of its own, as the clean-up names it (symbolic links resolved): the clean-up also
+// takes down every test stack whose compose file lies in its checkout, and in this one the
+// run's shared stack and the other lanes' stacks are running.
+const REPO = realpathSync(mkdtempSync(path.join(tmpdir(), 'webstack-cleanup-test-')));
 const RUN = `${process.pid}-${Date.now()}`;
 const created: { kind: 'container' | 'network' | 'volume'; id: string }[] = [];
 
@@ -46,6 +52,7 @@ afterAll(async () => {
   for (const { kind, id } of created.reverse()) {
     if (await exists(kind, id)) await docker(kind, 'rm', ...(kind === 'container' ? ['-f', '-v'] : []), id);
   }
+  rmSync(REPO, { recursive: true, force: true });
 });
 
 describe("scripts/test's clean-up", () => {

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sumOf, type Sample } from '../../nginx/monitor/src/prometheus-text.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
-import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
+import { waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
+import { sharedStack } from '../support/shared-stack.js';
 import { serverTiming } from '../support/server-timing.js';
 import { statusAuthorization } from '../support/http.js';
 
@@ -10,12 +11,8 @@ let stack: Stack;
 let auth: Record<string, string>;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await sharedStack();
   auth = { authorization: statusAuthorization(stack.env.STATUS_PASSWORD) };
-});
-
-afterAll(async () => {
-  await stack?.stop();
 });
 
 async function scrape(): Promise<Sample[]> {

@@ -1,18 +1,15 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { execIn, logText } from '../../scripts/tool/core/docker.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
-import { startStack, waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
+import { waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
+import { sharedStack } from '../support/shared-stack.js';
 
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
+  stack = await sharedStack();
 });
 
 const get = (path: string, host?: string) => request(stack.port, path, host ? { host } : {});

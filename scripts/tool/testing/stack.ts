@@ -225,9 +225,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await run(['down', '--volumes', '--remove-orphans', '--timeout', '0']).catch(() => undefined);
     throw err;
   }
-  const stop = async () => {
-    await run(['down', '--volumes', '--remove-orphans', '--timeout', '20']);
-  };
+  return stackOf(project, env, overrides);
+}
+
+/**
+ * A handle on a stack that is already running, from what startStack chose for it: its
+ * compose project, environment and override files. For a stack another process started
+ * (a test run's shared stack), whose handle cannot be passed on with its methods.
+ */
+export async function stackOf(project: string, env: NodeJS.ProcessEnv, overrides: string[] = []): Promise<Stack> {
+  const run = (args: string[]) => compose(project, args, env, overrides);
   const container = (service: string) => serviceContainer(project, service);
   const server = await container('server');
   return {
@@ -239,7 +246,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     container,
     sql: async (statement) => sqlAsRoot(await container('db'), statement),
     compose: run,
-    stop,
+    stop: async () => {
+      await run(['down', '--volumes', '--remove-orphans', '--timeout', '20']);
+    },
   };
 }
 
@@ -250,4 +259,22 @@ export async function waitUntilReady(port: Endpoint, timeoutMs = 90_000): Promis
     async () => (await request(port, '/api/health/ready')).status === 200,
     { timeoutMs },
   );
+}
+
+/**
+ * Waits until every service that keeps running is healthy again as docker-compose.yml
+ * defines it (after a part crashed or was restarted), and the front door is ready.
+ */
+export async function waitUntilHealthy(stack: Stack, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    'every service that keeps running is healthy',
+    async () => {
+      const states = await Promise.all(
+        runningServices().map(async (service) => (await (await stack.container(service)).inspect()).State),
+      );
+      return states.every((state) => state.Running && state.Health?.Status === 'healthy');
+    },
+    { timeoutMs },
+  );
+  await waitUntilReady(await stack.site());
 }
