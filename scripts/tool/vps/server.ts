@@ -51,11 +51,14 @@ export async function shipFiles(host: Host, files: string[]): Promise<string> {
   return runScript(host, 'release.sh', [STACK_DIR], { stdin: tar });
 }
 
-/** "ok: …" / "changed: …" lines of a server script, for the user and setup's count of changes. */
-export function outcomes(output: string): { ok: string[]; changed: string[] } {
+/**
+ * "ok: …" / "changed: …" lines of a server script, for the user and setup's count of changes;
+ * "removed: A B" names the settings the server's .env no longer has.
+ */
+export function outcomes(output: string): { ok: string[]; changed: string[]; removed: string[] } {
   const lines = output.split('\n');
   const pick = (kind: string) => lines.filter((l) => l.startsWith(`${kind}: `)).map((l) => l.slice(kind.length + 2));
-  return { ok: pick('ok'), changed: pick('changed') };
+  return { ok: pick('ok'), changed: pick('changed'), removed: pick('removed').flatMap((l) => l.split(' ')) };
 }
 
 /** Compose on the server, in STACK_DIR with its .env; `env` carries only what a command overrides (IMAGE_TAG). */

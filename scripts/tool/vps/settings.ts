@@ -66,3 +66,43 @@ export function envSettings(settings: SiteSettings, images: Images): string {
     .map(([key, value]) => envLine(key, value))
     .join('\n');
 }
+
+/** What scripts/vps setup takes from flags or the deployment file's vps section. */
+export interface SetupFlags {
+  domain?: string;
+  email?: string;
+  ipv4?: string;
+  'acme-directory'?: string;
+  'acme-ca'?: string;
+  caa?: string;
+  resolver?: string;
+  set?: string[];
+}
+
+/**
+ * The settings of one setup run: the deployment file's vps section with each flag given
+ * overriding it, --set per setting. Throws, saying what to do, when no domain is named.
+ */
+export function setupSettings(
+  file: (Omit<SetupFlags, 'set'> & { settings: Record<string, string> }) | undefined,
+  flags: SetupFlags,
+): Omit<SetupFlags, 'set' | 'domain'> & { domain: string; extra: Record<string, string> } {
+  const pick = (key: Exclude<keyof SetupFlags, 'set'>) => flags[key] ?? file?.[key];
+  const domain = pick('domain');
+  if (!domain) throw new Error("give --domain www.example.com, or domain: in the deployment file's vps section");
+  if (!pick('email') && !pick('acme-directory')) {
+    throw new Error(
+      "give --email you@example.com, or email: in the deployment file's vps section (Let's Encrypt writes there about expiring certificates)",
+    );
+  }
+  return {
+    domain,
+    email: pick('email'),
+    ipv4: pick('ipv4'),
+    'acme-directory': pick('acme-directory'),
+    'acme-ca': pick('acme-ca'),
+    caa: pick('caa'),
+    resolver: pick('resolver'),
+    extra: { ...file?.settings, ...parseSets(flags.set ?? []) },
+  };
+}

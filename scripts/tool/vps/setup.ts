@@ -41,6 +41,8 @@ export interface SetupOptions extends Omit<SiteSettings, 'serverIpv4'> {
   compress?: boolean;
   /** How long to wait for the ACME certificate. */
   certTimeoutMs?: number;
+  /** The deployment file the settings came from, named when a setting is dropped. */
+  settingsFile?: string;
   /** Environment for building the images here (IMAGE_TAG, base images). */
   env: NodeJS.ProcessEnv;
   log?: Log;
@@ -107,15 +109,20 @@ async function stackHealthy(host: Host): Promise<boolean> {
     .every((service) => states.some((s) => s.service === service && s.state === 'running' && s.health === 'healthy'));
 }
 
+/** What setup says of settings an earlier run wrote and this one no longer names: removed, and how to keep one. */
+export const droppedSettings = (names: string[], file = 'the deployment file (.deploy.yml)') =>
+  `removed: ${names.join(', ')} (set by an earlier setup, now in neither ${file} nor --set); to keep one, add it under vps.settings in ${file}`;
+
 export async function setup(options: SetupOptions): Promise<SetupResult> {
   const { host, log = console.log } = options;
   const label = hostLabel(host);
   const step = stepper(log);
   const changes: string[] = [];
   const report = (output: string) => {
-    const { ok, changed } = outcomes(output);
+    const { ok, changed, removed } = outcomes(output);
     for (const line of ok) log(`  ok: ${line}`);
     for (const line of changed) log(`  changed: ${line}`);
+    if (removed.length > 0) log(`  ${droppedSettings(removed, options.settingsFile)}`);
     changes.push(...changed);
   };
 
