@@ -3,6 +3,7 @@
 // and scripts/cluster so that a second run keeps every setting. Flags override it for a run.
 // Validated whole at load, each problem named by its key, so a typo never passes silently.
 import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT } from './paths.js';
@@ -60,6 +61,10 @@ const SECRET_VALUE = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 
 type Problems = string[];
 
+/** A path in the file: against the file's folder, ~/ against the home folder. */
+const resolved = (dir: string, given: string) =>
+  given.startsWith('~/') ? path.join(homedir(), given.slice(2)) : path.resolve(dir, given);
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -96,9 +101,9 @@ function readApp(value: unknown, where: string, dir: string, problems: Problems)
   if (folder && image) {
     problems.push(`${where}: give dir (a folder to build) or image (a ready image), not both`);
   }
-  if (folder) app.dir = path.resolve(dir, folder);
+  if (folder) app.dir = resolved(dir, folder);
   if (image) app.image = image;
-  if (migrations) app.migrations = path.resolve(dir, migrations);
+  if (migrations) app.migrations = resolved(dir, migrations);
   if (image && !migrations) {
     problems.push(
       `${where}.migrations: give the folder of the image's SQL migrations (an empty folder if it has none)`,
@@ -146,7 +151,7 @@ function readSection(
   const section: Record<string, string> = {};
   for (const key of keys) {
     const given = text(value[key], `${where}.${key}`, problems);
-    if (given !== undefined) section[key] = PATHS.has(key) ? path.resolve(dir, given) : given;
+    if (given !== undefined) section[key] = PATHS.has(key) ? resolved(dir, given) : given;
   }
   return {
     fields: section,
