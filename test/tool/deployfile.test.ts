@@ -1,10 +1,11 @@
 // The deployment file: what it accepts, what it refuses (by key), how flags override it, and
 // that a setting an earlier setup wrote and this one drops is named, never silently lost.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { appMigrations } from '../../scripts/tool/core/app.js';
 import { appEnv, loadDeployFile, parseDeployFile } from '../../scripts/tool/core/deployfile.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { outcomes } from '../../scripts/tool/vps/server.js';
@@ -201,5 +202,48 @@ describe('the app a deployment runs', () => {
 
   it('unless the environment names the app itself', () => {
     expect(appEnv({ image: 'me/app:1', migrations: '/src/sql' }, { APP_DIR: '/mine' })).toEqual({ APP_DIR: '/mine' });
+  });
+});
+
+describe("the app's migrations, as scripts/vps ships them", () => {
+  it("are APP_MIGRATIONS, else APP_DIR's migrations/, else the sample's", () => {
+    expect(appMigrations({}, REPO_ROOT)).toBe(`${REPO_ROOT}app/migrations`);
+    expect(appMigrations({ APP_DIR: 'examples/gunicorn' }, REPO_ROOT)).toBe(`${REPO_ROOT}examples/gunicorn/migrations`);
+    expect(appMigrations({ APP_IMAGE: 'me/app:1', APP_MIGRATIONS: dir }, REPO_ROOT)).toBe(dir);
+  });
+
+  it('a ready image must name its folder, and the folder must exist', () => {
+    expect(() => appMigrations({ APP_IMAGE: 'me/app:1' }, REPO_ROOT)).toThrow(
+      /APP_IMAGE=me\/app:1: set APP_MIGRATIONS \(or app\.migrations in the deployment file\)/,
+    );
+    expect(() => appMigrations({ APP_MIGRATIONS: 'no/such/folder' }, REPO_ROOT)).toThrow(
+      /no\/such\/folder does not exist: create it/,
+    );
+  });
+
+  it("the server's copy is the shipped folder: a file the app no longer has is removed", () => {
+    // server/release.sh runs as it would on the server, on a folder here.
+    const stackDir = path.join(dir, 'release');
+    const release = (files: Record<string, string>) => {
+      const source = mkdtempSync(path.join(dir, 'src-'));
+      mkdirSync(path.join(source, 'app/migrations'), { recursive: true });
+      writeFileSync(path.join(source, 'docker-compose.yml'), 'services: {}\n');
+      for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(source, 'app/migrations', name), sql);
+      const tar = execFileSync('tar', ['-c', '-C', source, '.']);
+      return execFileSync('bash', [`${REPO_ROOT}scripts/tool/vps/server/release.sh`, stackDir, 'app/migrations'], {
+        input: tar,
+        encoding: 'utf8',
+      });
+    };
+    const first = release({ '001_sample.sql': 'SELECT 1;' });
+    expect(first.trim().split(' ').sort()).toEqual(
+      ['changed:', 'release', 'files', 'docker-compose.yml', 'app/migrations/001_sample.sql'].sort(),
+    );
+    expect(release({ '001_sample.sql': 'SELECT 1;' })).toBe('ok: release files up to date\n');
+    expect(release({ '001_mine.sql': 'SELECT 2;' })).toBe(
+      'changed: removed release files app/migrations/001_sample.sql\nchanged: release files app/migrations/001_mine.sql\n',
+    );
+    expect(readdirSync(path.join(stackDir, 'app/migrations'))).toEqual(['001_mine.sql']);
+    expect(readdirSync(stackDir).sort()).toEqual(['app', 'docker-compose.yml']);
   });
 });

@@ -3,12 +3,14 @@
 // the second setup a no-op, the firewall from an outside client, a reboot, deploy and
 // rollback under load over HTTPS, a refused release, backup pulled here and restore.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { BASE_IMAGE_NAMES } from '../../scripts/tool/core/base-images.js';
 import { docker } from '../../scripts/tool/core/docker.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { formatCounts, readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
@@ -308,7 +310,11 @@ describe('operating the server', { timeout: 600_000 }, () => {
     execFileSync('docker', ['build', '-q', '-t', second, '-'], {
       input: `FROM webstack/app:${process.env.IMAGE_TAG}\nLABEL webstack.release=vps-second\n`,
     });
-    const deploying = vpsCommand(['deploy', target(), '--identity', keys.identity, '--image', second], env);
+    // The app is the deployment file's: a ready image and its migrations folder (the sample's, copied).
+    const migrations = path.join(keys.dir, 'second-migrations');
+    cpSync(`${REPO_ROOT}app/migrations`, migrations, { recursive: true });
+    const file = writeDeployFile('deploy-second.yml', { ...vpsSection, app: { image: second, migrations } });
+    const deploying = vpsCommand(['deploy'], { ...env, DEPLOY_FILE: file });
     const duringDeploy = await load(deploying);
     const deployed = await deploying;
     timings.push(`deploy: ${(deployed.ms / 1000).toFixed(1)} s (ship, switch)`);
@@ -316,6 +322,9 @@ describe('operating the server', { timeout: 600_000 }, () => {
     expect(duringDeploy.failed, formatCounts(duringDeploy)).toBe(0);
     const newImage = (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim();
     expect(newImage).not.toBe(image);
+    expect(await onVps(`docker inspect --format '{{index .Config.Labels "webstack.release"}}' webstack-app-1`)).toBe(
+      'vps-second\n',
+    );
 
     const rollingBack = vpsCommand(['rollback', target(), '--identity', keys.identity], env);
     const duringRollback = await load(rollingBack);
