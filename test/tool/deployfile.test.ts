@@ -1,14 +1,14 @@
 // The deployment file: what it accepts, what it refuses (by key), how flags override it, and
-// that a setting an earlier setup wrote and this one drops is named, never silently lost.
+// what setup says of a setting an earlier run wrote and this one drops.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stackSettings } from '../../scripts/tool/cluster/settings.js';
 import { appMigrations } from '../../scripts/tool/core/app.js';
 import { appEnv, loadDeployFile, parseDeployFile } from '../../scripts/tool/core/deployfile.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
-import { outcomes } from '../../scripts/tool/vps/server.js';
 import { setupSettings } from '../../scripts/tool/vps/settings.js';
 import { droppedSettings } from '../../scripts/tool/vps/setup.js';
 
@@ -155,34 +155,7 @@ describe('scripts/vps setup: the file, then the flags', () => {
   });
 });
 
-describe("scripts/vps setup: the server's .env", () => {
-  // server/env.sh runs as it would on the server, on a folder here.
-  const writeEnv = (stackDir: string, settings: string) =>
-    execFileSync('bash', [`${REPO_ROOT}scripts/tool/vps/server/env.sh`, stackDir], {
-      input: `${settings}\n`,
-      encoding: 'utf8',
-    });
-
-  it('names a setting an earlier run wrote and this one drops; keeps the passwords', () => {
-    const stackDir = path.join(dir, 'stack');
-    writeEnv(stackDir, 'SITE_DOMAIN=www.example.com\nLOG_LEVEL=debug\nRATE_LIMIT_READS=10r/s');
-    const passwords = () =>
-      readFileSync(path.join(stackDir, '.env'), 'utf8')
-        .split('\n')
-        .filter((line) => /PASSWORD=/.test(line));
-    const before = passwords();
-    expect(
-      outcomes(writeEnv(stackDir, 'SITE_DOMAIN=www.example.com\nLOG_LEVEL=debug\nRATE_LIMIT_READS=10r/s')),
-    ).toEqual({ ok: [`${stackDir}/.env is up to date`], changed: [], removed: [] });
-    const dropped = outcomes(writeEnv(stackDir, 'SITE_DOMAIN=www.example.com\nRATE_LIMIT_READS=20r/s'));
-    expect(dropped.removed).toEqual(['LOG_LEVEL']);
-    expect(dropped.changed).toEqual([
-      `updated the settings LOG_LEVEL, RATE_LIMIT_READS in ${stackDir}/.env; passwords kept`,
-    ]);
-    expect(readFileSync(path.join(stackDir, '.env'), 'utf8')).not.toContain('LOG_LEVEL');
-    expect(passwords()).toEqual(before);
-  });
-
+describe('scripts/vps setup: a dropped setting', () => {
   it('says how to keep a dropped setting', () => {
     expect(droppedSettings(['LOG_LEVEL', 'DB_POOL_SIZE'], 'deploy/prod.yml')).toBe(
       'removed: LOG_LEVEL, DB_POOL_SIZE (set by an earlier setup, now in neither deploy/prod.yml nor --set); to keep one, add it under vps.settings in deploy/prod.yml',
@@ -245,5 +218,20 @@ describe("the app's migrations, as scripts/vps ships them", () => {
     );
     expect(readdirSync(path.join(stackDir, 'app/migrations'))).toEqual(['001_mine.sql']);
     expect(readdirSync(stackDir).sort()).toEqual(['app', 'docker-compose.yml']);
+  });
+});
+
+describe('scripts/cluster deploy: the settings stack.yml takes', () => {
+  it("are the file's, each overridden by the environment's", () => {
+    expect(
+      stackSettings({ RATE_LIMIT_READS: '100r/s', LOG_LEVEL: 'info' }, { LOG_LEVEL: 'debug', PATH: '/bin' }),
+    ).toEqual({ RATE_LIMIT_READS: '100r/s', LOG_LEVEL: 'debug' });
+    expect(stackSettings({}, { DB_POOL_SIZE: '20' })).toEqual({ DB_POOL_SIZE: '20' });
+  });
+
+  it('a file setting that does not apply on the cluster is refused by name, not dropped', () => {
+    expect(() => stackSettings({ ACME_EMAIL: 'x@example.com', LOG_LEVEL: 'info' }, {}, 'deploy.yml')).toThrow(
+      /deploy\.yml: cluster\.settings ACME_EMAIL do not apply on the cluster \(stack\.yml takes RATE_LIMIT_WRITES,.*\); remove them/,
+    );
   });
 });
