@@ -9,8 +9,7 @@ import { stackSettings } from '../../scripts/tool/cluster/settings.js';
 import { appMigrations } from '../../scripts/tool/core/app.js';
 import { appEnv, loadDeployFile, parseDeployFile } from '../../scripts/tool/core/deployfile.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
-import { setupSettings } from '../../scripts/tool/vps/settings.js';
-import { droppedSettings } from '../../scripts/tool/vps/setup.js';
+import { droppedSettings, setupSettings } from '../../scripts/tool/vps/settings.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'webstack-deployfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -156,9 +155,12 @@ describe('scripts/vps setup: the file, then the flags', () => {
 });
 
 describe('scripts/vps setup: a dropped setting', () => {
-  it('says how to keep a dropped setting', () => {
-    expect(droppedSettings(['LOG_LEVEL', 'DB_POOL_SIZE'], 'deploy/prod.yml')).toBe(
-      'removed: LOG_LEVEL, DB_POOL_SIZE (set by an earlier setup, now in neither deploy/prod.yml nor --set); to keep one, add it under vps.settings in deploy/prod.yml',
+  it('says how to keep a dropped setting: under its own key, or under vps.settings', () => {
+    expect(droppedSettings(['LOG_LEVEL'], 'deploy/prod.yml')).toBe(
+      'removed: LOG_LEVEL (set by an earlier setup, now in neither deploy/prod.yml nor the flags); to keep it, add vps.settings.LOG_LEVEL to deploy/prod.yml',
+    );
+    expect(droppedSettings(['ACME_DIRECTORY', 'DB_POOL_SIZE'])).toBe(
+      'removed: ACME_DIRECTORY, DB_POOL_SIZE (set by an earlier setup, now in neither the deployment file (.deploy.yml) nor the flags); to keep them, add vps.acme-directory, vps.settings.DB_POOL_SIZE to the deployment file (.deploy.yml)',
     );
   });
 });

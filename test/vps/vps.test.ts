@@ -501,7 +501,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
       'changed: updated the settings ACME_RETRY_MAX_SECONDS, ACME_RETRY_MIN_SECONDS in /opt/webstack/.env; passwords kept',
     );
     expect(result.output).toContain(
-      `removed: ACME_RETRY_MIN_SECONDS (set by an earlier setup, now in neither ${file} nor --set); to keep one, add it under vps.settings in ${file}`,
+      `removed: ACME_RETRY_MIN_SECONDS (set by an earlier setup, now in neither ${file} nor the flags); to keep it, add vps.settings.ACME_RETRY_MIN_SECONDS to ${file}`,
     );
     expect(result.output).not.toMatch(/ACME_RETRY_M.._SECONDS=/);
     expect(await onVps("grep -c '^ACME_RETRY_M' /opt/webstack/.env")).toBe('1\n');

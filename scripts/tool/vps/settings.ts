@@ -106,3 +106,19 @@ export function setupSettings(
     extra: { ...file?.settings, ...parseSets(flags.set ?? []) },
   };
 }
+
+/** The deployment file's vps keys for the .env settings setup writes from them (the rest go under vps.settings). */
+const FILE_KEYS: Record<string, string> = {
+  SITE_DOMAIN: 'domain',
+  ACME_EMAIL: 'email',
+  ACME_DIRECTORY: 'acme-directory',
+  ACME_DIRECTORY_CA: 'acme-ca',
+  ACME_CAA_IDENTITY: 'caa',
+  DNS_RESOLVER: 'resolver',
+};
+
+/** What setup says of settings an earlier run wrote and this one no longer names: removed, and how to keep each. */
+export function droppedSettings(names: string[], file = 'the deployment file (.deploy.yml)'): string {
+  const keys = names.map((name) => (FILE_KEYS[name] ? `vps.${FILE_KEYS[name]}` : `vps.settings.${name}`));
+  return `removed: ${names.join(', ')} (set by an earlier setup, now in neither ${file} nor the flags); to keep ${names.length === 1 ? 'it' : 'them'}, add ${keys.join(', ')} to ${file}`;
+}

@@ -28,7 +28,7 @@ import {
   PROJECT,
   withServerLock,
 } from './server.js';
-import { envSettings, type SiteSettings } from './settings.js';
+import { droppedSettings, envSettings, type SiteSettings } from './settings.js';
 import { checkSite } from './site-check.js';
 
 const run = promisify(execFile);
@@ -110,10 +110,6 @@ async function stackHealthy(host: Host): Promise<boolean> {
     .filter((service) => service !== 'server')
     .every((service) => states.some((s) => s.service === service && s.state === 'running' && s.health === 'healthy'));
 }
-
-/** What setup says of settings an earlier run wrote and this one no longer names: removed, and how to keep one. */
-export const droppedSettings = (names: string[], file = 'the deployment file (.deploy.yml)') =>
-  `removed: ${names.join(', ')} (set by an earlier setup, now in neither ${file} nor --set); to keep one, add it under vps.settings in ${file}`;
 
 export async function setup(options: SetupOptions): Promise<SetupResult> {
   const { host, log = console.log } = options;
