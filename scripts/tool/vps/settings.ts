@@ -1,5 +1,6 @@
 // The non-secret half of the server's .env, made here (the passwords are made there).
 // Pure, so the format is unit-tested.
+import type { VpsSection } from '../core/deployfile.js';
 import type { Images } from '../core/env.js';
 import { COMPOSE_FILES, PROJECT } from './server.js';
 
@@ -67,24 +68,15 @@ export function envSettings(settings: SiteSettings, images: Images): string {
     .join('\n');
 }
 
-/** What scripts/vps setup takes from flags or the deployment file's vps section. */
-export interface SetupFlags {
-  domain?: string;
-  email?: string;
-  ipv4?: string;
-  'acme-directory'?: string;
-  'acme-ca'?: string;
-  caa?: string;
-  resolver?: string;
-  set?: string[];
-}
+/** What scripts/vps setup takes from flags: the deployment file's vps keys of the same names, and --set. */
+export type SetupFlags = Omit<VpsSection, 'host' | 'identity' | 'app' | 'settings'> & { set?: string[] };
 
 /**
  * The settings of one setup run: the deployment file's vps section with each flag given
  * overriding it, --set per setting. Throws, saying what to do, when no domain is named.
  */
 export function setupSettings(
-  file: (Omit<SetupFlags, 'set'> & { settings: Record<string, string> }) | undefined,
+  file: VpsSection | undefined,
   flags: SetupFlags,
 ): Omit<SetupFlags, 'set' | 'domain'> & { domain: string; extra: Record<string, string> } {
   const pick = (key: Exclude<keyof SetupFlags, 'set'>) => flags[key] ?? file?.[key];
