@@ -1,8 +1,9 @@
 // The command registry: every command and subcommand explains itself the same way, help and a
 // wrong command line get their exit statuses, and the docs name only commands that exist.
-import { readdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { COMMANDS } from '../../scripts/tool/commands/index.js';
 import { isGroup, type Command, type Group } from '../../scripts/tool/commands/define.js';
 import { dispatch, type Output } from '../../scripts/tool/commands/dispatch.js';
@@ -124,9 +125,21 @@ describe('a wrong command line exits 2 with what was wrong and the usage', () =>
     const extra = await run(['deploy', 'extra']);
     expect(extra.status).toBe(2);
     expect(extra.err).toContain("Unexpected argument 'extra'");
-    const required = await run(['cluster', 'status']);
+    const required = await run(['cluster', 'update']);
     expect(required.status).toBe(2);
-    expect(required.err).toContain('missing --manager');
+    expect(required.err).toContain('missing --image');
+    // The manager: a flag, or the deployment file's (here one without a cluster section).
+    const empty = path.join(mkdtempSync(path.join(tmpdir(), 'webstack-commands-')), 'deploy.yml');
+    writeFileSync(empty, 'vps:\n  domain: www.example.com\n');
+    vi.stubEnv('DEPLOY_FILE', empty);
+    try {
+      const noManager = await run(['cluster', 'status']);
+      expect(noManager.status).toBe(2);
+      expect(noManager.err).toContain("give --manager USER@HOST, or manager: in the deployment file's cluster section");
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(path.dirname(empty), { recursive: true });
+    }
     const noFile = await run(['restore']);
     expect(noFile.status).toBe(2);
     expect(noFile.err).toContain('give exactly one backup file');

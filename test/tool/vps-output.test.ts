@@ -111,7 +111,7 @@ describe("scripts/vps setup: the server's .env (server/env.sh, run here on a fol
       encoding: 'utf8',
     });
 
-  it('names the settings it changed, never their values, and keeps the passwords', () => {
+  it('names the settings it changed or removed, never their values, and keeps the passwords', () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'webstack-env-sh-')), 'stack');
     expect(envSh(dir, 'SITE_DOMAIN=www.a.test\nRATE_LIMIT_READS=10r/s\n')).toBe(
       `changed: wrote ${dir}/.env with passwords generated on the server, which alone keeps them (mode 600)\n`,
@@ -119,9 +119,11 @@ describe("scripts/vps setup: the server's .env (server/env.sh, run here on a fol
     const password = /^MYSQL_PASSWORD=(.+)$/m.exec(readFileSync(`${dir}/.env`, 'utf8'))?.[1];
     expect(envSh(dir, 'SITE_DOMAIN=www.a.test\nRATE_LIMIT_READS=10r/s\n')).toBe(`ok: ${dir}/.env is up to date\n`);
     const changed = envSh(dir, 'SITE_DOMAIN=www.b.test\nACME_EMAIL=me@b.test\n');
+    // A setting the earlier run wrote and this one no longer names is gone, and said so by name.
     expect(changed).toBe(
-      `changed: updated the settings ACME_EMAIL, RATE_LIMIT_READS, SITE_DOMAIN in ${dir}/.env; passwords kept\n`,
+      `removed: RATE_LIMIT_READS\nchanged: updated the settings ACME_EMAIL, RATE_LIMIT_READS, SITE_DOMAIN in ${dir}/.env; passwords kept\n`,
     );
+    expect(readFileSync(`${dir}/.env`, 'utf8')).not.toContain('RATE_LIMIT_READS');
     expect(changed).not.toMatch(/www\.b\.test|me@b\.test|\(names\)/);
     expect(readFileSync(`${dir}/.env`, 'utf8')).toContain(`MYSQL_PASSWORD=${password}\n`);
   });

@@ -91,6 +91,10 @@ describe("scripts/vps: the server's .env settings", () => {
   });
 
   it("counts a server script's changes", () => {
-    expect(outcomes('ok: a\nchanged: b\nprogress: c\nchanged: d\n')).toEqual({ ok: ['a'], changed: ['b', 'd'] });
+    expect(outcomes('ok: a\nchanged: b\nprogress: c\nchanged: d\nremoved: E F\n')).toEqual({
+      ok: ['a'],
+      changed: ['b', 'd'],
+      removed: ['E', 'F'],
+    });
   });
 });

@@ -3,11 +3,14 @@
 // the second setup a no-op, the firewall from an outside client, a reboot, deploy and
 // rollback under load over HTTPS, a refused release, backup pulled here and restore.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { BASE_IMAGE_NAMES } from '../../scripts/tool/core/base-images.js';
 import { docker } from '../../scripts/tool/core/docker.js';
+import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { formatCounts, readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
@@ -44,7 +47,12 @@ let vps: Vps;
 let keys: Awaited<ReturnType<typeof makeKeys>>;
 let root: string;
 let env: NodeJS.ProcessEnv;
-let setupArgs: string[];
+/** Setup's arguments: the deployment file (DEPLOY_FILE in env) holds everything else. */
+const setupArgs = ['setup'];
+/** The deployment file's vps section, as the test writes it. */
+let vpsSection: Record<string, unknown>;
+const writeDeployFile = (name: string, section: Record<string, unknown>) =>
+  writeFile(keys.dir, name, stringify({ vps: section }));
 /** The test's own registry (REGISTRY=host:port) and its certificate, trusted by both engines. */
 let registry: string;
 let registryCert: string;
@@ -134,17 +142,19 @@ beforeAll(async () => {
     // CPU from the lanes running beside this one.
     VPS_SHIP_COMPRESS: 'false',
   };
-  setupArgs = [
-    'setup', target(), '--identity', keys.identity,
-    '--domain', SITE_DOMAIN, '--email', 'admin@foobar.com',
-    '--acme-directory', `https://${network.pebble}:14000/dir`,
-    '--acme-ca', writeFile(keys.dir, 'pebble-api.pem', apiCert),
-    '--caa', CAA_IDENTITY, '--resolver', `${network.dns}:53`,
+  vpsSection = {
+    host: target(),
+    identity: keys.identity,
+    domain: SITE_DOMAIN,
+    email: 'admin@foobar.com',
+    'acme-directory': `https://${network.pebble}:14000/dir`,
+    'acme-ca': writeFile(keys.dir, 'pebble-api.pem', apiCert),
+    caa: CAA_IDENTITY,
+    resolver: `${network.dns}:53`,
     // Load below comes from one address: no rate limits in the way; quick ACME retries.
-    ...Object.entries({ ...unlimited, ACME_RETRY_MIN_SECONDS: '2', ACME_RETRY_MAX_SECONDS: '4' }).flatMap(
-      ([key, value]) => ['--set', `${key}=${value}`],
-    ),
-  ]; // prettier-ignore
+    settings: { ...unlimited, ACME_RETRY_MIN_SECONDS: '2', ACME_RETRY_MAX_SECONDS: '4' },
+  };
+  env.DEPLOY_FILE = writeDeployFile('deploy.yml', vpsSection);
   timings.push(
     `images built, DNS, Pebble, registry and VPS up: ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
@@ -174,7 +184,7 @@ afterAll(async () => {
 describe('bad input: a clear message, nothing changed on the server', { timeout: 300_000 }, () => {
   it('an unreachable host', async () => {
     const unreachable = network.stack.replace(/\.\d+$/, '.222');
-    const result = await vpsCommand([...setupArgs.slice(0, 1), `root@${unreachable}`, ...setupArgs.slice(2)], env);
+    const result = await vpsCommand([...setupArgs, `root@${unreachable}`], env);
     expect(result.code).toBe(1);
     expect(result.output).toMatch(
       new RegExp(`root@${unreachable.replace(/\./g, '\\.')} is unreachable: check the address`),
@@ -183,8 +193,8 @@ describe('bad input: a clear message, nothing changed on the server', { timeout:
 
   it('a key the server does not accept', async () => {
     const other = await makeKeys();
-    const args = setupArgs.map((arg) => (arg === keys.identity ? other.identity : arg));
-    const result = await vpsCommand(args, env);
+    // The flag overrides the deployment file's key.
+    const result = await vpsCommand([...setupArgs, '--identity', other.identity], env);
     expect(result.code).toBe(1);
     expect(result.output).toContain(`root@${vps.address} refused the key ${other.identity}`);
     expect(await untouched()).toBe(UNTOUCHED);
@@ -243,8 +253,9 @@ describe('setup from zero', { timeout: 900_000 }, () => {
     expect(result.output).not.toMatch(/MYSQL_(ROOT_)?PASSWORD=/);
   });
 
-  it('a second setup changes nothing and says so', async () => {
-    const result = await vpsCommand(setupArgs, env);
+  it('a second setup with no flags changes nothing and says so', async () => {
+    // Everything comes from the deployment file, the server too.
+    const result = await vpsCommand(['setup'], env);
     timings.push(`setup again (no-op): ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain(`nothing to change: root@${vps.address} was already set up`);
@@ -299,7 +310,11 @@ describe('operating the server', { timeout: 600_000 }, () => {
     execFileSync('docker', ['build', '-q', '-t', second, '-'], {
       input: `FROM webstack/app:${process.env.IMAGE_TAG}\nLABEL webstack.release=vps-second\n`,
     });
-    const deploying = vpsCommand(['deploy', target(), '--identity', keys.identity, '--image', second], env);
+    // The app is the deployment file's: a ready image and its migrations folder (the sample's, copied).
+    const migrations = path.join(keys.dir, 'second-migrations');
+    cpSync(`${REPO_ROOT}app/migrations`, migrations, { recursive: true });
+    const file = writeDeployFile('deploy-second.yml', { ...vpsSection, app: { image: second, migrations } });
+    const deploying = vpsCommand(['deploy'], { ...env, DEPLOY_FILE: file });
     const duringDeploy = await load(deploying);
     const deployed = await deploying;
     timings.push(`deploy: ${(deployed.ms / 1000).toFixed(1)} s (ship, switch)`);
@@ -307,6 +322,9 @@ describe('operating the server', { timeout: 600_000 }, () => {
     expect(duringDeploy.failed, formatCounts(duringDeploy)).toBe(0);
     const newImage = (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim();
     expect(newImage).not.toBe(image);
+    expect(await onVps(`docker inspect --format '{{index .Config.Labels "webstack.release"}}' webstack-app-1`)).toBe(
+      'vps-second\n',
+    );
 
     const rollingBack = vpsCommand(['rollback', target(), '--identity', keys.identity], env);
     const duringRollback = await load(rollingBack);
@@ -450,7 +468,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
     const deployer = `deployer@${vps.address}`;
     const liveApp = () => onVps(`docker inspect --format '{{.Id}}' webstack-app-1`);
     const before = await liveApp();
-    const setupAs = await vpsCommand([setupArgs[0]!, deployer, ...setupArgs.slice(2)], env);
+    const setupAs = await vpsCommand([...setupArgs, deployer], env);
     expect(setupAs.code, setupAs.output).toBe(0);
     expect(setupAs.output.match(/changed: .*/g)).toEqual(['changed: deployer may use Docker (group docker)']);
     expect(setupAs.output).toContain('ok: every service running and healthy');
@@ -470,17 +488,24 @@ describe('operating the server', { timeout: 600_000 }, () => {
     expect(inApp.output).toMatch(/^v24\./m);
   });
 
-  it('setup with one setting changed names that setting, never its value, and keeps the passwords', async () => {
+  it('setup with one setting changed names that setting, never its value, and keeps the passwords; one dropped is reported', async () => {
     const passwords = () => onVps("grep '^MYSQL_' /opt/webstack/.env");
     const before = await passwords();
-    const args = setupArgs.map((arg) => (arg === 'ACME_RETRY_MAX_SECONDS=4' ? 'ACME_RETRY_MAX_SECONDS=5' : arg));
-    expect(args).not.toEqual(setupArgs);
-    const result = await vpsCommand(args, env);
+    // A flag overrides the file's setting; a setting the file no longer has is removed, by name.
+    // (A setting whose default suits the others: the ACME retries' default minimum exceeds the maximum set here.)
+    const { RATE_LIMIT_READS_BURST: dropped, ...kept } = vpsSection.settings as Record<string, string>;
+    expect(dropped).toBeDefined();
+    const file = writeDeployFile('deploy-dropped.yml', { ...vpsSection, settings: kept });
+    const result = await vpsCommand([...setupArgs, '--set', 'ACME_RETRY_MAX_SECONDS=5'], { ...env, DEPLOY_FILE: file });
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain(
-      'changed: updated the settings ACME_RETRY_MAX_SECONDS in /opt/webstack/.env; passwords kept',
+      'changed: updated the settings ACME_RETRY_MAX_SECONDS, RATE_LIMIT_READS_BURST in /opt/webstack/.env; passwords kept',
     );
-    expect(result.output).not.toContain('(names)');
+    expect(result.output).toContain(
+      `removed: RATE_LIMIT_READS_BURST (set by an earlier setup, now in neither ${file} nor the flags); to keep it, add vps.settings.RATE_LIMIT_READS_BURST to ${file}`,
+    );
+    expect(result.output).not.toMatch(/ACME_RETRY_M.._SECONDS=/);
+    expect(await onVps("grep -c '^RATE_LIMIT_READS_BURST=' /opt/webstack/.env || true")).toBe('0\n');
     expect(await passwords()).toBe(before);
   });
 });

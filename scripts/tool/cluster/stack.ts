@@ -43,7 +43,7 @@ export interface Release {
   migrate: string;
 }
 
-/** The app's folder of SQL files (as docker-compose.yml's default APP_MIGRATIONS), and the manager's copy. */
+/** Where the manager keeps its copy of the app's folder of SQL files. */
 const MIGRATIONS = 'app/migrations';
 const MIGRATE_SERVICE = (cluster: Cluster) => `${cluster.stack}_migrate`;
 
@@ -53,14 +53,19 @@ const MIGRATE_SERVICE = (cluster: Cluster) => `${cluster.stack}_migrate`;
  * database settings from stack.yml. Throws with the runner's log when it fails: the caller
  * then leaves the app as it is.
  */
-export async function runMigrations(cluster: Cluster, image: string, timeoutMs = 300_000): Promise<void> {
+export async function runMigrations(
+  cluster: Cluster,
+  image: string,
+  migrations: string,
+  timeoutMs = 300_000,
+): Promise<void> {
   const dir = `${REMOTE_DIR}/${MIGRATIONS}`;
   await onManager(cluster, `rm -rf ${shellQuote(dir)} && mkdir -p ${shellQuote(dir)}`);
-  for (const file of readdirSync(path.join(REPO_ROOT, MIGRATIONS)).filter((f) => f.endsWith('.sql')))
+  for (const file of readdirSync(migrations).filter((f) => f.endsWith('.sql')))
     await onManager(
       cluster,
       `cat > ${shellQuote(`${dir}/${file}`)}`,
-      readFileSync(path.join(REPO_ROOT, MIGRATIONS, file), 'utf8'),
+      readFileSync(path.join(migrations, file), 'utf8'),
     );
   const app = (
     parse(readFileSync(path.join(REPO_ROOT, STACK_FILE), 'utf8')) as {
@@ -164,6 +169,8 @@ export async function ensureCertificate(cluster: Cluster, stateDir: string, site
 
 export interface DeployOptions {
   release: Release;
+  /** The app's folder of SQL files here (docker-compose.yml's APP_MIGRATIONS). */
+  migrations: string;
   stateDir: string;
   siteDomain: string;
   appReplicas: number;
@@ -204,7 +211,7 @@ export async function deployStack(cluster: Cluster, options: DeployOptions) {
   await waitConverged(cluster);
   // The first time the database comes with the stack: the app replicas (live, not yet ready)
   // wait for the schema meanwhile. Afterwards it is there already and this applies what is new.
-  await runMigrations(cluster, options.release.migrate);
+  await runMigrations(cluster, options.release.migrate, options.migrations);
   return { certVersion, ca };
 }
 
@@ -238,10 +245,11 @@ export async function updateApp(
   cluster: Cluster,
   image: string,
   migrateImage: string,
+  migrations: string,
   compress = true,
 ): Promise<UpdateOutcome> {
   await ship(cluster, [image, migrateImage], compress);
-  await runMigrations(cluster, migrateImage);
+  await runMigrations(cluster, migrateImage, migrations);
   cluster.log(`updating ${service(cluster, 'app')} to ${image}`);
   return changeService(
     cluster,

@@ -6,32 +6,53 @@ import type { Cluster } from '../cluster/swarm.js';
 import { defineCommand, UsageError } from './define.js';
 
 const common = {
-  manager: { type: 'string', value: 'USER@HOST', required: true, help: 'the Swarm manager, reached over SSH' },
+  manager: {
+    type: 'string',
+    value: 'USER@HOST',
+    help: "the Swarm manager, reached over SSH (default the deployment file's cluster.manager)",
+  },
   identity: { type: 'string', value: 'KEY', help: 'the SSH key to log in with' },
   'known-hosts': { type: 'string', value: 'FILE', help: 'the known_hosts file SSH checks the servers against' },
 } as const;
 
-/** Settings stack.yml takes from .env or the environment, as docker-compose.yml does. */
-const PASSED_THROUGH = [
-  'RATE_LIMIT_WRITES',
-  'RATE_LIMIT_WRITES_BURST',
-  'RATE_LIMIT_READS',
-  'RATE_LIMIT_READS_BURST',
-  'LOG_LEVEL',
-  'DB_POOL_SIZE',
-];
+const deployFile = async () => (await import('../core/deployfile.js')).loadDeployFile();
 
 async function settings() {
-  const { imagesOf, loadEnv } = await import('../core/env.js');
-  const env = loadEnv();
-  // Compressing the image stream pays on a slow link, and only costs CPU on a fast one.
-  return { env, images: imagesOf(env), compress: env.CLUSTER_SHIP_COMPRESS !== 'false' };
+  const [{ imagesOf, loadEnv }, { appEnv }, { appMigrations }, { REPO_ROOT }, file] = await Promise.all([
+    import('../core/env.js'),
+    import('../core/deployfile.js'),
+    import('../core/app.js'),
+    import('../core/paths.js'),
+    deployFile(),
+  ]);
+  // The app the deployment file names, unless the environment (or .env) names one itself.
+  const env = appEnv(file?.cluster?.app, loadEnv());
+  return {
+    env,
+    file,
+    images: imagesOf(env),
+    // The app's migrations run on the manager from here (read when a command needs them).
+    migrations: () => appMigrations(env, REPO_ROOT),
+    // Compressing the image stream pays on a slow link, and only costs CPU on a fast one.
+    compress: env.CLUSTER_SHIP_COMPRESS !== 'false',
+  };
 }
 
-async function clusterFrom(values: { manager: string; identity?: string; 'known-hosts'?: string }): Promise<Cluster> {
-  const [{ parseHost }, { STACK }] = await Promise.all([import('../remote/ssh.js'), import('../cluster/swarm.js')]);
+/** The manager and how to reach it: the flags, else the deployment file's cluster section. */
+async function clusterFrom(values: { manager?: string; identity?: string; 'known-hosts'?: string }): Promise<Cluster> {
+  const [{ parseHost }, { STACK }, file] = await Promise.all([
+    import('../remote/ssh.js'),
+    import('../cluster/swarm.js'),
+    deployFile(),
+  ]);
+  const section = file?.cluster;
+  const manager = values.manager ?? section?.manager;
+  if (!manager) throw new UsageError("give --manager USER@HOST, or manager: in the deployment file's cluster section");
   return {
-    manager: parseHost(values.manager, { identity: values.identity, knownHosts: values['known-hosts'] }),
+    manager: parseHost(manager, {
+      identity: values.identity ?? section?.identity,
+      knownHosts: values['known-hosts'] ?? section?.['known-hosts'],
+    }),
     stack: STACK,
     log: (line) => console.log(line),
   };
@@ -58,7 +79,7 @@ export const cluster = {
           import('../cluster/swarm.js'),
         ]);
         const workers = (values.worker ?? []).map((w) =>
-          parseHost(w, { identity: values.identity, knownHosts: values['known-hosts'] }),
+          parseHost(w, { identity: c.manager.identity, knownHosts: c.manager.knownHosts }),
         );
         await initCluster({ manager: c.manager, workers, advertiseAddr: values['advertise-addr'], log: c.log });
       },
@@ -97,8 +118,16 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
       options: {
         ...common,
         image: { type: 'string', value: 'REF', help: "the app image (default: the one running, else IMAGE_TAG's)" },
-        replicas: { type: 'string', value: 'N', help: 'app replicas (default: as many as run, else 3)' },
-        domain: { type: 'string', value: 'www.D', help: "the site's name (default .env's SITE_DOMAIN)" },
+        replicas: {
+          type: 'string',
+          value: 'N',
+          help: "app replicas (default: as many as run, else the deployment file's cluster.replicas, else 3)",
+        },
+        domain: {
+          type: 'string',
+          value: 'www.D',
+          help: "the site's name (default the deployment file's cluster.domain, else .env's SITE_DOMAIN)",
+        },
         state: {
           type: 'string',
           value: 'DIR',
@@ -107,9 +136,15 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
       },
       details: 'Again: the app keeps the image and replica count it runs unless --image or --replicas is given.',
       async run(values) {
-        const { env, images } = await settings();
+        const [{ env, images, file, migrations }, { stackSettings }] = await Promise.all([
+          settings(),
+          import('../cluster/settings.js'),
+        ]);
+        const section = file?.cluster;
         const { deployStack, liveApp } = await stack();
         const c = await clusterFrom(values);
+        // As with docker-compose.yml, .env or the environment may set these, over the file.
+        const variables = stackSettings(section?.settings ?? {}, env, file?.file);
         // A deploy that changes settings must not undo `update` or `scale`.
         const live = await liveApp(c);
         const { ca } = await deployStack(c, {
@@ -119,11 +154,11 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
             mysql: images.mysql,
             migrate: images.migrate,
           },
+          migrations: migrations(),
           stateDir: values.state ?? path.join(homedir(), '.webstack', 'cluster'),
-          siteDomain: values.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com',
-          appReplicas: wholeNumber('replicas', values.replicas, live?.replicas ?? 3),
-          // As with docker-compose.yml, .env or the environment may set these.
-          env: Object.fromEntries(PASSED_THROUGH.flatMap((name) => (env[name] ? [[name, env[name]]] : []))),
+          siteDomain: values.domain ?? section?.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com',
+          appReplicas: wholeNumber('replicas', values.replicas, live?.replicas ?? section?.replicas ?? 3),
+          env: variables,
         });
         console.log(`deployed; the local CA that signed the site's certificate:\n${ca}`);
       },
@@ -147,10 +182,10 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
         image: { type: 'string', value: 'REF', required: true, help: 'the app image to roll out' },
       },
       async run(values) {
-        const { compress, images } = await settings();
+        const { compress, images, migrations } = await settings();
         const outcome = await (
           await stack()
-        ).updateApp(await clusterFrom(values), values.image, images.migrate, compress);
+        ).updateApp(await clusterFrom(values), values.image, images.migrate, migrations(), compress);
         console.log(`${outcome.state} in ${(outcome.ms / 1000).toFixed(0)} s ${outcome.message}`);
         if (outcome.state !== 'completed') process.exitCode = 1;
       },

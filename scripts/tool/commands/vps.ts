@@ -6,22 +6,40 @@ import { defineCommand, UsageError } from './define.js';
 
 const identity = { type: 'string', short: 'i', value: 'FILE', help: 'the SSH key to log in with' } as const;
 
-/** The server: the first positional argument, or VPS_HOST; then what follows it. */
+/**
+ * The server: the first positional argument, else VPS_HOST, else the deployment file's
+ * vps.host; then what follows it. The SSH key: --identity, else the file's vps.identity.
+ */
 async function hostFrom(
   positionals: string[],
   identity: string | undefined,
   most: number,
 ): Promise<{ host: Host; rest: string[] }> {
-  const { parseHost } = await import('../remote/ssh.js');
-  const [first, ...rest] =
-    process.env.VPS_HOST && !positionals[0]?.includes('@') ? [process.env.VPS_HOST, ...positionals] : positionals;
-  if (!first) throw new UsageError('give the server: user@host[:port] (or set VPS_HOST)');
+  const [{ parseHost }, file] = await Promise.all([import('../remote/ssh.js'), deployFile()]);
+  const fallback = process.env.VPS_HOST || file?.vps?.host;
+  const [first, ...rest] = fallback && !positionals[0]?.includes('@') ? [fallback, ...positionals] : positionals;
+  if (!first)
+    throw new UsageError('give the server: user@host[:port] (or set VPS_HOST, or host: in the deployment file)');
   if (rest.length > most) throw new UsageError(`unexpected ${rest.slice(most).join(' ')}`);
-  return { host: parseHost(first, { identity, knownHosts: process.env.VPS_KNOWN_HOSTS || undefined }), rest };
+  return {
+    host: parseHost(first, {
+      identity: identity ?? file?.vps?.identity,
+      knownHosts: process.env.VPS_KNOWN_HOSTS || undefined,
+    }),
+    rest,
+  };
 }
 
+const deployFile = async () => (await import('../core/deployfile.js')).loadDeployFile();
+
 async function settings() {
-  const env = (await import('../core/env.js')).loadEnv();
+  const [{ loadEnv }, { appEnv }, file] = await Promise.all([
+    import('../core/env.js'),
+    import('../core/deployfile.js'),
+    deployFile(),
+  ]);
+  // The app the deployment file names, unless the environment (or .env) names one itself.
+  const env = appEnv(file?.vps?.app, loadEnv());
   // ssh -C pays over the internet; next to the server (a LAN, a test's network) it only costs CPU.
   return { env, registry: env.REGISTRY || undefined, compress: env.VPS_SHIP_COMPRESS !== 'false' };
 }
@@ -29,7 +47,9 @@ async function settings() {
 export const vps = {
   name: 'vps',
   summary: 'the stack on one server reached over SSH, from a fresh server to the live https site',
-  details: `HOST is user@host[:port]; without it, VPS_HOST is the server. REGISTRY=host:port ships images
+  details: `HOST is user@host[:port]; without it, VPS_HOST is the server, else the deployment file's vps.host.
+The deployment file (.deploy.yml at the repo's root, or DEPLOY_FILE=FILE) holds setup's settings
+and the app; flags override it for one run. REGISTRY=host:port ships images
 through a registry; VPS_SHIP_COMPRESS=false sends images over SSH uncompressed; VPS_KNOWN_HOSTS=FILE
 uses that known_hosts file.`,
   subcommands: [
@@ -39,11 +59,11 @@ uses that known_hosts file.`,
       args: 'HOST',
       options: {
         identity,
-        domain: { type: 'string', value: 'www.example.com', required: true, help: "the site's name" },
+        domain: { type: 'string', value: 'www.example.com', help: "the site's name (required unless in the file)" },
         email: {
           type: 'string',
           value: 'you@example.com',
-          help: "where Let's Encrypt writes about expiring certificates (required unless --acme-directory)",
+          help: "where Let's Encrypt writes about expiring certificates (required unless --acme-directory or in the file)",
         },
         ipv4: { type: 'string', value: 'IP', help: "the server's public IPv4 address, when it cannot tell" },
         'acme-directory': { type: 'string', value: 'URL', help: "an ACME directory other than Let's Encrypt's" },
@@ -54,25 +74,30 @@ uses that known_hosts file.`,
       },
       async run(values, positionals) {
         const { host } = await hostFrom(positionals, values.identity, 0);
-        if (!values.email && !values['acme-directory']) {
-          throw new UsageError("give --email you@example.com (Let's Encrypt writes there about expiring certificates)");
-        }
-        const [{ readFileSync }, { parseSets }, { setup }] = await Promise.all([
+        const [{ readFileSync }, { setupSettings }, { setup }, file] = await Promise.all([
           import('node:fs'),
           import('../vps/settings.js'),
           import('../vps/setup.js'),
+          deployFile(),
         ]);
+        let chosen;
+        try {
+          chosen = setupSettings(file?.vps, values);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
         await setup({
           host,
           ...(await settings()),
-          domain: values.domain,
-          email: values.email,
-          ipv4: values.ipv4,
-          acmeDirectory: values['acme-directory'],
-          acmeDirectoryCa: values['acme-ca'] ? readFileSync(values['acme-ca'], 'utf8') : undefined,
-          caaIdentity: values.caa,
-          dnsResolver: values.resolver,
-          extra: parseSets(values.set ?? []),
+          domain: chosen.domain,
+          email: chosen.email,
+          ipv4: chosen.ipv4,
+          acmeDirectory: chosen['acme-directory'],
+          acmeDirectoryCa: chosen['acme-ca'] ? readFileSync(chosen['acme-ca'], 'utf8') : undefined,
+          caaIdentity: chosen.caa,
+          dnsResolver: chosen.resolver,
+          extra: chosen.extra,
+          settingsFile: file?.file,
         });
       },
     }),

@@ -44,3 +44,27 @@ export function appChoice(env: NodeJS.ProcessEnv, cwd = process.cwd()): AppChoic
   }
   return { dir: absolute };
 }
+
+/**
+ * The app's folder of SQL migrations as docker-compose.yml mounts it: APP_MIGRATIONS, else
+ * APP_DIR's (or the sample's) migrations/, against `root` as compose resolves them; throws,
+ * saying what to do, when a ready image names none or the folder is missing.
+ */
+export function appMigrations(env: NodeJS.ProcessEnv, root: string): string {
+  const choice = appChoice(env, root);
+  if (choice && 'image' in choice && !env.APP_MIGRATIONS) {
+    throw new Error(
+      `APP_IMAGE=${choice.image}: set APP_MIGRATIONS (or app.migrations in the deployment file) to its folder of SQL migrations, an empty folder if it has none`,
+    );
+  }
+  const folder = path.resolve(
+    root,
+    env.APP_MIGRATIONS || path.join(choice && 'dir' in choice ? choice.dir : 'app', 'migrations'),
+  );
+  if (!existsSync(folder)) {
+    throw new Error(
+      `the app's migrations folder ${folder} does not exist: create it (empty if there are none) or set APP_MIGRATIONS`,
+    );
+  }
+  return folder;
+}

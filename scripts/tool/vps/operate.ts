@@ -7,25 +7,18 @@ import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { stripVTControlCharacters } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
+import { appMigrations } from '../core/app.js';
 import { ensureBaseImages } from '../core/base-images.js';
 import { compose } from '../core/compose.js';
 import { imagesOf } from '../core/env.js';
+import { REPO_ROOT } from '../core/paths.js';
 import type { Log } from '../core/steps.js';
 import { backup, restore, type BackupResult, type RestoreOptions } from '../local/backup.js';
 import { deploy, rollback, type DeployResult } from '../local/deploy.js';
 import { releaseTag } from '../local/release.js';
 import { shipImages } from '../remote/ship.js';
 import { asRoot, hostLabel, shellQuote, sshArgs, sshOk, type Host } from '../remote/ssh.js';
-import {
-  MIGRATIONS_FILES,
-  onServerEngine,
-  PROJECT,
-  recordEvent,
-  remoteCompose,
-  shipFiles,
-  STACK_DIR,
-  withServerLock,
-} from './server.js';
+import { onServerEngine, PROJECT, recordEvent, remoteCompose, shipFiles, STACK_DIR, withServerLock } from './server.js';
 import { buildEnv, serviceStates } from './setup.js';
 
 export interface VpsOptions {
@@ -36,15 +29,17 @@ export interface VpsOptions {
 }
 
 /**
- * Builds the working tree's app here, ships it and its migrations, and switches the server to
- * it without downtime (the migrations run first, as scripts/deploy runs them).
+ * Builds the app here (APP_DIR's, else the sample's; or takes APP_IMAGE or --image as it is),
+ * ships it and its migrations, and switches the server to it without downtime (the
+ * migrations run first, as scripts/deploy runs them).
  */
 export async function vpsDeploy(
   options: VpsOptions & { image?: string; registry?: string; compress?: boolean; readyTimeoutMs?: number },
 ): Promise<DeployResult> {
   const { host, env, log = console.log } = options;
   const images = imagesOf(env);
-  let image = options.image;
+  const migrations = appMigrations(env, REPO_ROOT);
+  let image = options.image ?? (env.APP_IMAGE || undefined);
   if (!image) {
     const release = releaseTag(images.tag, new Date());
     image = `webstack/app:${release}`;
@@ -60,7 +55,7 @@ export async function vpsDeploy(
   );
   return withServerLock(host, 'deploy', async () => {
     // The release's migrations go with it: the deploy runs the server's migrate service on them.
-    for (const line of (await shipFiles(host, [MIGRATIONS_FILES])).split('\n').filter(Boolean)) log(`  ${line}`);
+    for (const line of (await shipFiles(host, [], migrations)).split('\n').filter(Boolean)) log(`  ${line}`);
     const result = await onServerEngine(host, () =>
       deploy({
         project: PROJECT,

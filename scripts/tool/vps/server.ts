@@ -2,8 +2,9 @@
 // there (server/*.sh, as root), compose run there, and the server's engine for the
 // deploy, backup and restore code this machine's commands also use.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ComposeRunner } from '../core/compose.js';
 import { useEngine } from '../core/docker.js';
@@ -16,18 +17,16 @@ export const STACK_DIR = '/opt/webstack';
 export const PROJECT = 'webstack';
 /** The compose files on the server, relative to STACK_DIR (also COMPOSE_FILE in its .env). */
 export const COMPOSE_FILES = ['docker-compose.yml', 'scripts/tool/vps/host-network.compose.yml'];
-/** The app's folder of SQL files, shipped with each deploy (compose's default APP_MIGRATIONS). */
+/**
+ * Where the app's folder of SQL files goes on the server, whichever folder it is here
+ * (compose's default APP_MIGRATIONS there); shipped with each deploy, mirrored whole.
+ */
 export const MIGRATIONS_FILES = 'app/migrations';
 /**
  * What the server needs of this repository besides the images. The bench's published run
  * is the monitor's (a missing bind-mount source would become an empty directory there).
  */
-export const RELEASE_FILES = [
-  ...COMPOSE_FILES,
-  'db/conf/webstack.cnf',
-  'scripts/tool/bench/results/latest.json',
-  MIGRATIONS_FILES,
-];
+export const RELEASE_FILES = [...COMPOSE_FILES, 'db/conf/webstack.cnf', 'scripts/tool/bench/results/latest.json'];
 
 const run = promisify(execFile);
 
@@ -40,22 +39,33 @@ export function runScript(host: Host, name: string, args: string[] = [], options
 }
 
 /**
- * Copies `files` (paths relative to the repo, folders whole) into STACK_DIR on the server,
- * replacing only what differs; server/release.sh's "ok:" / "changed:" lines.
+ * Copies `files` (paths relative to the repo, folders whole) and the app's `migrations` folder
+ * (as MIGRATIONS_FILES, where files it no longer has are removed) into STACK_DIR on the
+ * server, replacing only what differs; server/release.sh's "ok:" / "changed:" lines.
  */
-export async function shipFiles(host: Host, files: string[]): Promise<string> {
-  const { stdout: tar } = await run('tar', ['-c', '-C', REPO_ROOT, ...files], {
-    encoding: 'buffer',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return runScript(host, 'release.sh', [STACK_DIR], { stdin: tar });
+export async function shipFiles(host: Host, files: string[], migrations: string): Promise<string> {
+  const staging = mkdtempSync(path.join(tmpdir(), 'webstack-release-'));
+  try {
+    for (const file of files) cpSync(path.join(REPO_ROOT, file), path.join(staging, file), { recursive: true });
+    cpSync(migrations, path.join(staging, MIGRATIONS_FILES), { recursive: true });
+    const { stdout: tar } = await run('tar', ['-c', '-C', staging, '.'], {
+      encoding: 'buffer',
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return await runScript(host, 'release.sh', [STACK_DIR, MIGRATIONS_FILES], { stdin: tar });
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
-/** "ok: …" / "changed: …" lines of a server script, for the user and setup's count of changes. */
-export function outcomes(output: string): { ok: string[]; changed: string[] } {
+/**
+ * "ok: …" / "changed: …" lines of a server script, for the user and setup's count of changes;
+ * "removed: A B" names the settings the server's .env no longer has.
+ */
+export function outcomes(output: string): { ok: string[]; changed: string[]; removed: string[] } {
   const lines = output.split('\n');
   const pick = (kind: string) => lines.filter((l) => l.startsWith(`${kind}: `)).map((l) => l.slice(kind.length + 2));
-  return { ok: pick('ok'), changed: pick('changed') };
+  return { ok: pick('ok'), changed: pick('changed'), removed: pick('removed').flatMap((l) => l.split(' ')) };
 }
 
 /** Compose on the server, in STACK_DIR with its .env; `env` carries only what a command overrides (IMAGE_TAG). */

@@ -1,5 +1,6 @@
 // The non-secret half of the server's .env, made here (the passwords are made there).
 // Pure, so the format is unit-tested.
+import type { VpsSection } from '../core/deployfile.js';
 import type { Images } from '../core/env.js';
 import { COMPOSE_FILES, PROJECT } from './server.js';
 
@@ -65,4 +66,51 @@ export function envSettings(settings: SiteSettings, images: Images): string {
     .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
     .map(([key, value]) => envLine(key, value))
     .join('\n');
+}
+
+/** What scripts/vps setup takes from flags: the deployment file's vps keys of the same names, and --set. */
+export type SetupFlags = Omit<VpsSection, 'host' | 'identity' | 'app' | 'settings'> & { set?: string[] };
+
+/**
+ * The settings of one setup run: the deployment file's vps section with each flag given
+ * overriding it, --set per setting. Throws, saying what to do, when no domain is named.
+ */
+export function setupSettings(
+  file: VpsSection | undefined,
+  flags: SetupFlags,
+): Omit<SetupFlags, 'set' | 'domain'> & { domain: string; extra: Record<string, string> } {
+  const pick = (key: Exclude<keyof SetupFlags, 'set'>) => flags[key] ?? file?.[key];
+  const domain = pick('domain');
+  if (!domain) throw new Error("give --domain www.example.com, or domain: in the deployment file's vps section");
+  if (!pick('email') && !pick('acme-directory')) {
+    throw new Error(
+      "give --email you@example.com, or email: in the deployment file's vps section (Let's Encrypt writes there about expiring certificates)",
+    );
+  }
+  return {
+    domain,
+    email: pick('email'),
+    ipv4: pick('ipv4'),
+    'acme-directory': pick('acme-directory'),
+    'acme-ca': pick('acme-ca'),
+    caa: pick('caa'),
+    resolver: pick('resolver'),
+    extra: { ...file?.settings, ...parseSets(flags.set ?? []) },
+  };
+}
+
+/** The deployment file's vps keys for the .env settings setup writes from them (the rest go under vps.settings). */
+const FILE_KEYS: Record<string, string> = {
+  SITE_DOMAIN: 'domain',
+  ACME_EMAIL: 'email',
+  ACME_DIRECTORY: 'acme-directory',
+  ACME_DIRECTORY_CA: 'acme-ca',
+  ACME_CAA_IDENTITY: 'caa',
+  DNS_RESOLVER: 'resolver',
+};
+
+/** What setup says of settings an earlier run wrote and this one no longer names: removed, and how to keep each. */
+export function droppedSettings(names: string[], file = 'the deployment file (.deploy.yml)'): string {
+  const keys = names.map((name) => (FILE_KEYS[name] ? `vps.${FILE_KEYS[name]}` : `vps.settings.${name}`));
+  return `removed: ${names.join(', ')} (set by an earlier setup, now in neither ${file} nor the flags); to keep ${names.length === 1 ? 'it' : 'them'}, add ${keys.join(', ')} to ${file}`;
 }

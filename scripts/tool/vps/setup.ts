@@ -5,14 +5,16 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
+import { appMigrations } from '../core/app.js';
 import { ensureBaseImages } from '../core/base-images.js';
 import { compose, runningServices } from '../core/compose.js';
 import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
+import { REPO_ROOT } from '../core/paths.js';
 import { stepper, type Log } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
 import { dnsCheck } from '../dns/commands.js';
 import { shipImages } from '../remote/ship.js';
-import { asRoot, hostLabel, sshOk, sshRun, type Host } from '../remote/ssh.js';
+import { asRoot, hostLabel, shellQuote, sshOk, sshRun, type Host } from '../remote/ssh.js';
 import { parseFacts, setupProblems, type ServerFacts } from './facts.js';
 import {
   outcomes,
@@ -26,7 +28,7 @@ import {
   PROJECT,
   withServerLock,
 } from './server.js';
-import { envSettings, type SiteSettings } from './settings.js';
+import { droppedSettings, envSettings, type SiteSettings } from './settings.js';
 import { checkSite } from './site-check.js';
 
 const run = promisify(execFile);
@@ -41,6 +43,8 @@ export interface SetupOptions extends Omit<SiteSettings, 'serverIpv4'> {
   compress?: boolean;
   /** How long to wait for the ACME certificate. */
   certTimeoutMs?: number;
+  /** The deployment file the settings came from, named when a setting is dropped. */
+  settingsFile?: string;
   /** Environment for building the images here (IMAGE_TAG, base images). */
   env: NodeJS.ProcessEnv;
   log?: Log;
@@ -113,12 +117,15 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
   const step = stepper(log);
   const changes: string[] = [];
   const report = (output: string) => {
-    const { ok, changed } = outcomes(output);
+    const { ok, changed, removed } = outcomes(output);
     for (const line of ok) log(`  ok: ${line}`);
     for (const line of changed) log(`  changed: ${line}`);
+    if (removed.length > 0) log(`  ${droppedSettings(removed, options.settingsFile)}`);
     changes.push(...changed);
   };
 
+  // The app's choice is checked before the server is touched: a wrong one changes nothing.
+  const migrations = appMigrations(options.env, REPO_ROOT);
   const facts = await step(`checking ${label}: SSH, operating system, sudo, disk`, () => checkServer(host));
   log(`  ${facts.osName}, ${facts.arch}, ${facts.diskFreeMb} MB free, ${facts.memoryMb} MB memory`);
   const ipv4 = options.ipv4 ?? facts.sshAddress;
@@ -146,9 +153,14 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     )),
   };
   const images = imagesOf(baseEnv);
+  // The server runs the app as the stack's own app image, whichever app it is (scripts/vps
+  // deploy records each release under that name): a ready image (APP_IMAGE) ships as it is.
+  const serverApp = imagesOf({ IMAGE_TAG: images.tag }).app;
+  const ready = images.app !== serverApp;
+  const built = BUILT_SERVICES.filter((service) => !ready || service !== 'app');
   const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
-  await step(`building the release on this machine (${builtImages(images).join(', ')})`, () =>
-    compose(`webstack-vps-build-${images.tag}`, ['build', ...BUILT_SERVICES], env),
+  await step(`building the release on this machine (${built.map((service) => images[service]).join(', ')})`, () =>
+    compose(`webstack-vps-build-${images.tag}`, ['build', ...built], env),
   );
 
   return withServerLock(host, 'setup', async () => {
@@ -166,7 +178,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
       // The app image ships only the first time: afterwards scripts/vps deploy owns which release runs.
       const appLive =
         (
-          await sshRun(host, asRoot(host, `docker image inspect --format . ${images.app}`)).catch(() => ({
+          await sshRun(host, asRoot(host, `docker image inspect --format . ${serverApp}`)).catch(() => ({
             exitCode: 1,
           }))
         ).exitCode === 0;
@@ -183,17 +195,21 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
         pull,
       });
       const moved = [...shipped.sent, ...shipped.retagged];
+      if (ready && !appLive) {
+        await sshOk(host, asRoot(host, `docker tag ${shellQuote(images.app)} ${serverApp}`));
+        moved.push(`${images.app} as ${serverApp}`);
+      }
       if (moved.length > 0) {
         const size = shipped.bytes ? `, ${(shipped.bytes / 1024 / 1024).toFixed(0)} MiB` : '';
         changes.push(`images ${moved.join(', ')}`);
         log(`  changed: images ${moved.join(', ')} (${(shipped.ms / 1000).toFixed(1)} s${size})`);
       }
       if (shipped.present.length > 0) log(`  ok: already on ${label}: ${shipped.present.join(', ')}`);
-      if (appLive) log(`  ok: an app release is live on ${label} (${images.app}); scripts/vps deploy changes it`);
+      if (appLive) log(`  ok: an app release is live on ${label} (${serverApp}); scripts/vps deploy changes it`);
     });
 
     await step(`release files and the stack's .env in ${STACK_DIR} on ${label}`, async () => {
-      report(await shipFiles(host, RELEASE_FILES));
+      report(await shipFiles(host, RELEASE_FILES, migrations));
       report(await runScript(host, 'env.sh', [STACK_DIR], { stdin: `${envSettings(settings, images)}\n` }));
     });
 

@@ -2,7 +2,8 @@
 # Runs as root on the server: writes STACK_DIR/.env from the settings on stdin (KEY=VALUE
 # lines, no secrets) and the passwords (the database's, /status's), generated here the first
 # time and kept afterwards, so they never leave the server. Prints "ok:" or "changed:" with
-# the names of the settings that changed, never their values.
+# the names of the settings that changed, never their values, and "removed:" with the names
+# of the settings the earlier .env had that these settings no longer name.
 set -euo pipefail
 stack_dir=$1
 umask 077
@@ -35,6 +36,9 @@ else
   # Lines added, removed or changed, by name (a changed value shows as one line out, one in).
   changed=$( { diff <(cat "$file" 2>/dev/null) <(printf '%s\n' "$content") || true; } |
     sed -n 's/^[<>] \([A-Z][A-Z0-9_]*\)=.*/\1/p' | sort -u | paste -sd ' ')
+  names() { sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' | sort -u; }
+  removed=$(comm -23 <([ ! -f "$file" ] || names <"$file") <(printf '%s\n' "$content" | names) | paste -sd ' ')
+  [ -z "$removed" ] || echo "removed: $removed"
   printf '%s\n' "$content" >"$file.new"
   chmod 600 "$file.new"
   mv "$file.new" "$file"
