@@ -76,6 +76,15 @@ const form = (fields: Record<string, string>) =>
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
 const ready = async () => (await send('/ready')).status === 200;
+/** The stored entries under one name, by id: what a load's acknowledged writes are checked against. */
+const storedMessages = async (name: string) =>
+  new Map(
+    (await stack.sql(`SELECT id, message FROM entries WHERE name = '${name}'`))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('\t') as [string, string])
+      .map(([id, message]) => [Number(id), message]),
+  );
 const storedIds = async () => new Set((await stack.sql('SELECT id FROM entries')).split('\n').filter(Boolean));
 
 describe('the guestbook through nginx (Python on gunicorn, APP_PATHS=all)', () => {
@@ -283,13 +292,7 @@ describe('the stack around the guestbook: slow clients, a deploy under load, bac
     expect(deployed.previous).toBe(original);
     expect(deployed.live).not.toBe(original);
     expect((await (await stack.container('app')).inspect()).Image).toBe(deployed.live);
-    const stored = new Map(
-      (await stack.sql(`SELECT id, message FROM entries WHERE name = 'deploy-${tag}'`))
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => line.split('\t') as [string, string])
-        .map(([id, message]) => [Number(id), message]),
-    );
+    const stored = await storedMessages(`deploy-${tag}`);
     expect([...acknowledged].filter(([id, message]) => stored.get(id) !== message)).toEqual([]);
   }, 600_000);
 
@@ -350,13 +353,7 @@ describe('faults of the guestbook (restart policy, drain)', () => {
       },
     });
     await kill;
-    const stored = new Map(
-      (await stack.sql(`SELECT id, message FROM entries WHERE name = 'kill-${tag}'`))
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => line.split('\t') as [string, string])
-        .map(([id, message]) => [Number(id), message]),
-    );
+    const stored = await storedMessages(`kill-${tag}`);
     expect(acknowledged.size).toBeGreaterThan(0);
     expect([...acknowledged].filter(([id, message]) => stored.get(id) !== message)).toEqual([]);
     expect((await (await stack.container('app')).inspect()).RestartCount).toBeGreaterThanOrEqual(1);
