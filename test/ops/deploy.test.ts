@@ -111,7 +111,8 @@ describe('zero-downtime deploy, rollback and reload', () => {
       port,
       connections: CONNECTIONS,
       until: operations,
-      maxDurationMs: 240_000,
+      // Only a bound: the load must last as long as the operations (241 s in one busy run).
+      maxDurationMs: 480_000,
       mix: readWriteMix,
     });
     const { built, second, back } = await operations;
