@@ -54,7 +54,8 @@ const PATHS = new Set(['identity', 'acme-ca', 'known-hosts']);
 const VPS_KEYS = ['host', 'identity', 'domain', 'email', 'ipv4', 'acme-directory', 'acme-ca', 'caa', 'resolver'];
 const CLUSTER_KEYS = ['manager', 'identity', 'known-hosts', 'domain'];
 const APP_KEYS = ['dir', 'image', 'migrations'];
-const SETTING = /^[A-Z][A-Z0-9_]*$/;
+/** A setting's name, as .env and docker-compose.yml spell them. */
+export const SETTING_NAME = /^[A-Z][A-Z0-9_]*$/;
 /** Setting names that hold secrets: they are made on the server, or passed as secrets, never committed. */
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN|PRIVATE|CREDENTIAL/;
 const SECRET_VALUE = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
@@ -120,7 +121,7 @@ function readSettings(value: unknown, where: string, problems: Problems): Record
   }
   const settings: Record<string, string> = {};
   for (const [key, raw] of Object.entries(value)) {
-    if (!SETTING.test(key)) {
+    if (!SETTING_NAME.test(key)) {
       problems.push(`${where}.${key}: not a setting name (capital letters, digits and _, as in .env)`);
     } else if (SECRET_NAME.test(key)) {
       problems.push(

@@ -1,6 +1,6 @@
 // The non-secret half of the server's .env, made here (the passwords are made there).
 // Pure, so the format is unit-tested.
-import type { VpsSection } from '../core/deployfile.js';
+import { SETTING_NAME, type VpsSection } from '../core/deployfile.js';
 import type { Images } from '../core/env.js';
 import { COMPOSE_FILES, PROJECT } from './server.js';
 
@@ -19,12 +19,11 @@ export interface SiteSettings {
   extra?: Record<string, string>;
 }
 
-const NAME = /^[A-Z][A-Z0-9_]*$/;
 const SECRETS = new Set(['MYSQL_ROOT_PASSWORD', 'MYSQL_PASSWORD']);
 
 /** One .env line as compose reads it; multi-line values (a PEM) double-quoted with \n. */
 export function envLine(key: string, value: string): string {
-  if (!NAME.test(key)) throw new Error(`"${key}" is not a setting name (capital letters, digits and _)`);
+  if (!SETTING_NAME.test(key)) throw new Error(`"${key}" is not a setting name (capital letters, digits and _)`);
   if (/["\\$'`]/.test(value)) throw new Error(`${key}: quotes, backslashes and $ are not allowed in a setting's value`);
   if (/[\s#]/.test(value) || value.includes('\n')) return `${key}="${value.replace(/\r?\n/g, '\\n')}"`;
   return `${key}=${value}`;
@@ -36,7 +35,8 @@ export function parseSets(sets: string[]): Record<string, string> {
   for (const set of sets) {
     const at = set.indexOf('=');
     const key = at < 0 ? set : set.slice(0, at);
-    if (at < 0 || !NAME.test(key)) throw new Error(`--set ${set}: give KEY=VALUE, e.g. --set RATE_LIMIT_READS=100r/s`);
+    if (at < 0 || !SETTING_NAME.test(key))
+      throw new Error(`--set ${set}: give KEY=VALUE, e.g. --set RATE_LIMIT_READS=100r/s`);
     if (SECRETS.has(key))
       throw new Error(`--set ${key}: the database passwords are generated on the server and stay there`);
     result[key] = set.slice(at + 1);
