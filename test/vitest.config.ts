@@ -80,6 +80,7 @@ export default defineConfig({
                 name: 'shared-stack',
                 include: sharedStackFiles,
                 globalSetup: [buildImages, 'test/support/shared-stack-setup.ts'],
+                setupFiles: ['test/support/shared-stack-file.ts'],
               },
             },
           ]),

@@ -183,6 +183,37 @@ describe('the migration runner (db/migrate)', () => {
       message: expect.stringMatching(/^cannot connect to the database at 127\.0\.0\.1:1: /),
     });
   });
+
+  it('waits for a database that does not accept connections yet, for as long as it is told', async () => {
+    const started = Date.now();
+    await expect(
+      migrate({
+        connection: { ...connectionOf(db), host: '127.0.0.1', port: 1 },
+        dir: APP_MIGRATIONS,
+        lockWaitSeconds: 1,
+        connectWaitSeconds: 3,
+        log: silent,
+      }),
+    ).rejects.toMatchObject({
+      exitCode: EXIT.database,
+      message: expect.stringMatching(/^cannot connect to the database at 127\.0\.0\.1:1 \(tried for 3 s\): /),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+  });
+
+  it('does not wait when the database refuses the login: a wrong password stays wrong', async () => {
+    const started = Date.now();
+    await expect(
+      migrate({
+        connection: { ...connectionOf(db), password: 'not-the-password' },
+        dir: APP_MIGRATIONS,
+        lockWaitSeconds: 1,
+        connectWaitSeconds: 60,
+        log: silent,
+      }),
+    ).rejects.toMatchObject({ exitCode: EXIT.database, message: expect.stringMatching(/Access denied/) });
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
 });
 
 describe('the migrate image', () => {
@@ -201,8 +232,12 @@ describe('the migrate image', () => {
     const misnamed = await runImage(await folder({ 'tags.sql': 'SELECT 1;' }));
     expect(misnamed.exitCode).toBe(EXIT.usage);
     expect(misnamed.lines.at(-1)?.msg).toContain('bad migration file name tags.sql');
-    const noDatabase = await runImage(APP_MIGRATIONS, { DB_PORT: '1' });
+    const noDatabase = await runImage(APP_MIGRATIONS, { DB_PORT: '1', DB_WAIT_SECONDS: '2' });
     expect(noDatabase.exitCode).toBe(EXIT.database);
+    expect(noDatabase.lines.map((line) => line.msg)).toContainEqual(
+      expect.stringMatching(/^waiting for the database at .*:1$/),
+    );
+    expect(noDatabase.lines.at(-1)?.msg).toMatch(/^migration run failed: cannot connect .* \(tried for 2 s\)/);
     const badSetting = await runImage(APP_MIGRATIONS, { DB_PORT: 'three' });
     expect(badSetting.exitCode).toBe(EXIT.usage);
     expect(badSetting.lines.at(-1)?.msg).toMatch(/^configuration: .*DB_PORT/);

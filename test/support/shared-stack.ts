@@ -1,4 +1,5 @@
 import { inject } from 'vitest';
+import { docker } from '../../scripts/tool/core/docker.js';
 import { stackOf, waitUntilHealthy, type Stack } from '../../scripts/tool/testing/stack.js';
 
 /** What the shared stack's global setup hands the test files: enough to rebuild a handle. */
@@ -21,7 +22,23 @@ declare module 'vitest' {
 export async function sharedStack(): Promise<Stack> {
   const shared = inject('sharedStack') as SharedStack | undefined;
   if (!shared) throw new Error('no shared stack: list this file in the shared-stack project of test/vitest.config.ts');
+  await setPaused(shared.project, false);
   const stack = await stackOf(shared.project, shared.env);
   await waitUntilHealthy(stack);
   return stack;
+}
+
+/**
+ * Pauses (or resumes) the shared stack's containers. It is paused whenever no file uses it,
+ * from its start to the first file and after each file (test/support/shared-stack-file.ts):
+ * a paused container's health checks do not run, and an idle stack's checks cost the other
+ * lanes a sixth of a core.
+ */
+export async function setPaused(project: string, paused: boolean): Promise<void> {
+  const containers = await docker.listContainers({
+    filters: { label: [`com.docker.compose.project=${project}`], status: [paused ? 'running' : 'paused'] },
+  });
+  await Promise.all(
+    containers.map((c) => (paused ? docker.getContainer(c.Id).pause() : docker.getContainer(c.Id).unpause())),
+  );
 }

@@ -12,6 +12,8 @@ export interface Config {
   MIGRATIONS_DIR: string;
   /** How long to wait for another runner's lock before giving up. */
   MIGRATE_LOCK_WAIT_SECONDS: number;
+  /** How long to wait for the database to accept connections (it starts beside the runner). */
+  DB_WAIT_SECONDS: number;
   LOG_LEVEL: string;
 }
 
@@ -26,6 +28,7 @@ const schema = {
     DB_NAME: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
     MIGRATIONS_DIR: { type: 'string', minLength: 1, default: '/migrations' },
     MIGRATE_LOCK_WAIT_SECONDS: { type: 'integer', minimum: 0, default: 60 },
+    DB_WAIT_SECONDS: { type: 'integer', minimum: 0, default: 180 },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

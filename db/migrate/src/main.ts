@@ -28,6 +28,7 @@ async function main(): Promise<number> {
       },
       dir: config.MIGRATIONS_DIR,
       lockWaitSeconds: config.MIGRATE_LOCK_WAIT_SECONDS,
+      connectWaitSeconds: config.DB_WAIT_SECONDS,
       log,
     });
     log.info({ applied }, applied.length > 0 ? `applied ${applied.length} migration(s)` : 'the schema is up to date');

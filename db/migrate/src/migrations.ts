@@ -77,7 +77,42 @@ export interface MigrateOptions {
   connection: ConnectionOptions;
   dir: string;
   lockWaitSeconds: number;
+  /** How long to keep trying while the database does not accept connections yet (default: no wait). */
+  connectWaitSeconds?: number;
   log: Logger;
+}
+
+// Errors of a server that is not listening yet (or restarting, as the image's first-start
+// initialisation does): worth another try. Anything else (a wrong password) is final.
+const NOT_YET = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+]);
+
+async function connect(connection: ConnectionOptions, waitSeconds: number, log: Logger) {
+  const deadline = Date.now() + waitSeconds * 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await mysql.createConnection({ ...connection, multipleStatements: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!NOT_YET.has(code) || Date.now() >= deadline) {
+        throw new MigrateError(
+          `cannot connect to the database at ${connection.host}:${connection.port}` +
+            `${attempt > 1 ? ` (tried for ${waitSeconds} s)` : ''}: ${(err as Error).message}`,
+          EXIT.database,
+          { cause: err },
+        );
+      }
+      if (attempt % 10 === 1) log.info({ code }, `waiting for the database at ${connection.host}:${connection.port}`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 /**
@@ -85,15 +120,15 @@ export interface MigrateOptions {
  * lock. Refuses to run if an applied migration's file was edited afterwards, before
  * applying anything. Returns the names of the migrations it applied.
  */
-export async function migrate({ connection, dir, lockWaitSeconds, log }: MigrateOptions): Promise<string[]> {
+export async function migrate({
+  connection,
+  dir,
+  lockWaitSeconds,
+  connectWaitSeconds = 0,
+  log,
+}: MigrateOptions): Promise<string[]> {
   const migrations = await readMigrations(dir);
-  const conn = await mysql.createConnection({ ...connection, multipleStatements: true }).catch((err: Error) => {
-    throw new MigrateError(
-      `cannot connect to the database at ${connection.host}:${connection.port}: ${err.message}`,
-      EXIT.database,
-      { cause: err },
-    );
-  });
+  const conn = await connect(connection, connectWaitSeconds, log);
   try {
     const [[lock]] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS taken', [LOCK_NAME, lockWaitSeconds]);
     if (lock?.taken !== 1) {

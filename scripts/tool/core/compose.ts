@@ -85,6 +85,14 @@ export const composeServices = (): string[] => Object.keys(services());
 export const runningServices = (): string[] =>
   composeServices().filter((name) => composeService(name).restart !== 'no');
 
+/**
+ * Whether Docker reports a health status for a service that keeps running: docker-compose.yml
+ * gives it a health check, or it is the app, whose image brings its own (the app contract).
+ * The namespace owner ("server") has none: it runs `sleep`.
+ */
+export const healthChecked = (name: string): boolean =>
+  name === 'app' || composeService(name).healthcheck !== undefined;
+
 /** One service as docker-compose.yml defines it (read once, on first use). */
 export function composeService(name: string): ComposeService {
   const service = services()[name];

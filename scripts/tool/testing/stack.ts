@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { relative } from 'node:path';
 import type Docker from 'dockerode';
 import { DockerComposeEnvironment, Wait } from 'testcontainers';
-import { compose, composeDefault, composeFiles, runningServices } from '../core/compose.js';
+import { compose, composeDefault, composeFiles, healthChecked, runningServices } from '../core/compose.js';
 import { docker, publishedPort, removeContainer, serviceContainer } from '../core/docker.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { BUILT_SERVICES, imagesOf } from '../core/env.js';
@@ -214,8 +214,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // Healthy as docker-compose.yml defines it, for every service (compose's container names end
   // in -1) but the one-shot ones (restart "no", the migrations): compose starts what depends
   // on them only after they exited 0, and fails `up` otherwise.
-  for (const service of runningServices())
-    environment = environment.withWaitStrategy(`${service}-1`, Wait.forHealthCheck());
+  for (const service of runningServices()) {
+    environment = environment.withWaitStrategy(
+      `${service}-1`,
+      healthChecked(service) ? Wait.forHealthCheck() : Wait.forSuccessfulCommand('true'),
+    );
+  }
   if (options.build === true) environment = environment.withBuild();
   else if (!options.build) environment = environment.withClientOptions({ commandOptions: ['--no-build'] });
   try {
@@ -262,8 +266,8 @@ export async function waitUntilReady(port: Endpoint, timeoutMs = 90_000): Promis
 }
 
 /**
- * Waits until every service that keeps running is healthy again as docker-compose.yml
- * defines it (after a part crashed or was restarted), and the front door is ready.
+ * Waits until every service that keeps running is up again, and healthy where it has a
+ * health check (after a part crashed or was restarted), and the front door is ready.
  */
 export async function waitUntilHealthy(stack: Stack, timeoutMs = 120_000): Promise<void> {
   await waitFor(
@@ -272,7 +276,9 @@ export async function waitUntilHealthy(stack: Stack, timeoutMs = 120_000): Promi
       const states = await Promise.all(
         runningServices().map(async (service) => (await (await stack.container(service)).inspect()).State),
       );
-      return states.every((state) => state.Running && state.Health?.Status === 'healthy');
+      return runningServices().every(
+        (service, i) => states[i]!.Running && (!healthChecked(service) || states[i]!.Health?.Status === 'healthy'),
+      );
     },
     { timeoutMs },
   );
