@@ -23,6 +23,19 @@ export const onManager = (cluster: Cluster, command: string, stdin?: string) =>
 const swarmState = async (host: Host) =>
   (await sshOk(host, asRoot(host, "docker info --format '{{.Swarm.LocalNodeState}}'"))).trim();
 
+/** The oldest engine stack.yml runs on: its health checks' start_interval came with 25.0. */
+export const MIN_ENGINE_MAJOR = 25;
+
+/** Why a node's engine (`docker version`'s server version) cannot run the stack, or undefined when it can. */
+export function engineTooOld(node: string, version: string): string | undefined {
+  const major = Number(/^(\d+)\./.exec(version.trim())?.[1]);
+  if (major >= MIN_ENGINE_MAJOR) return undefined;
+  return (
+    `${node} runs Docker Engine ${version.trim() || 'of an unknown version'}; the stack needs ${MIN_ENGINE_MAJOR} or later ` +
+    `(its health checks' start_interval): install a newer engine there (Debian 13's docker.io is 26.1), then run this again`
+  );
+}
+
 export interface InitOptions {
   manager: Host;
   workers: Host[];
@@ -36,6 +49,13 @@ export interface InitOptions {
  * are left as they are, so running it again is harmless.
  */
 export async function initCluster({ manager, workers, advertiseAddr = manager.host, log }: InitOptions) {
+  const tooOld = await Promise.all(
+    [manager, ...workers].map(async (host) =>
+      engineTooOld(hostLabel(host), await sshOk(host, asRoot(host, "docker version --format '{{.Server.Version}}'"))),
+    ),
+  );
+  const refusal = tooOld.filter((reason) => reason !== undefined);
+  if (refusal.length > 0) throw new Error(refusal.join('; '));
   if ((await swarmState(manager)) !== 'active') {
     log(`${hostLabel(manager)}: docker swarm init (advertising ${advertiseAddr})`);
     await sshOk(manager, asRoot(manager, `docker swarm init --advertise-addr ${shellQuote(advertiseAddr)}`));
