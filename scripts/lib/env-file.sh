@@ -20,6 +20,8 @@ ensure_env_file() {
       log "adding STATUS_PASSWORD (the /status page's password) to $file"
       printf 'STATUS_PASSWORD=%s\n' "$(random_secret)" >>"$file"
     fi
+    # And the Debian image an app may build on, so that plain docker compose builds it as scripts/up does.
+    if ! grep -q '^DEBIAN_IMAGE=' "$file"; then printf 'DEBIAN_IMAGE=%s\n' "$DEBIAN_IMAGE" >>"$file"; fi
     return
   fi
   log "writing $file with random passwords (mode 600)"
@@ -41,6 +43,7 @@ STATUS_PASSWORD=$(random_secret)
 MYSQL_IMAGE=$MYSQL_IMAGE
 NGINX_IMAGE=$NGINX_IMAGE
 NODE_IMAGE=$NODE_IMAGE
+DEBIAN_IMAGE=$DEBIAN_IMAGE
 IMAGE_TAG=latest
 LOG_LEVEL=info
 ENV

@@ -12,6 +12,7 @@ LOCAL_NODE_IMAGE=webstack-local/node:24
 OFFICIAL_MYSQL_IMAGE=mysql:8.4
 OFFICIAL_NGINX_IMAGE=nginx:1.28
 OFFICIAL_NODE_IMAGE=node:24-bookworm-slim
+OFFICIAL_DEBIAN_IMAGE=debian:trixie-slim
 # What goes into the local Node stand-in: the official build packaged on npm
 # (LOCAL_NODE_VERSION, the same as the tests' Node: node.sh), and npm.
 LOCAL_NPM_VERSION=11
@@ -46,7 +47,8 @@ registry_answers() {
   timeout 120 docker pull -q "$OFFICIAL_NGINX_IMAGE" >/dev/null 2>&1
 }
 
-# Prints KEY=VALUE lines for the three image variables, honouring any already set.
+# Sets and exports the image variables (the three the stack runs on, and DEBIAN_IMAGE, which an
+# app's build may start from), honouring any already set.
 resolve_images() {
   if [ -n "${MYSQL_IMAGE:-}" ] && [ -n "${NGINX_IMAGE:-}" ] && [ -n "${NODE_IMAGE:-}" ]; then
     :
@@ -60,7 +62,11 @@ resolve_images() {
     NGINX_IMAGE=${NGINX_IMAGE:-$LOCAL_NGINX_IMAGE}
     NODE_IMAGE=${NODE_IMAGE:-$LOCAL_NODE_IMAGE}
   fi
-  export MYSQL_IMAGE NGINX_IMAGE NODE_IMAGE
+  # Where the stand-ins are in use, no registry answers: an app's Debian comes from their base.
+  if [ -z "${DEBIAN_IMAGE:-}" ]; then
+    if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then DEBIAN_IMAGE=$LOCAL_BASE_IMAGE; else DEBIAN_IMAGE=$OFFICIAL_DEBIAN_IMAGE; fi
+  fi
+  export MYSQL_IMAGE NGINX_IMAGE NODE_IMAGE DEBIAN_IMAGE
 }
 
 # The Debian image every stand-in is built on, from the recipe in LOCAL_BASE_CONTEXT.
@@ -130,5 +136,6 @@ ensure_images() {
   if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then ensure_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image"; fi
   if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then ensure_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image"; fi
   if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then ensure_local_node; fi
-  log "images: MYSQL_IMAGE=$MYSQL_IMAGE NGINX_IMAGE=$NGINX_IMAGE NODE_IMAGE=$NODE_IMAGE"
+  if [ "$DEBIAN_IMAGE" = "$LOCAL_BASE_IMAGE" ]; then ensure_local_base; fi
+  log "images: MYSQL_IMAGE=$MYSQL_IMAGE NGINX_IMAGE=$NGINX_IMAGE NODE_IMAGE=$NODE_IMAGE DEBIAN_IMAGE=$DEBIAN_IMAGE"
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sumOf } from '../../nginx/monitor/src/prometheus-text.js';
-import { debianImage } from '../../scripts/tool/core/base-images.js';
+import { ensureBaseImages } from '../../scripts/tool/core/base-images.js';
 import { compose, type ComposeRunner } from '../../scripts/tool/core/compose.js';
 import { buildImage, docker, logText, signalMainProcess } from '../../scripts/tool/core/docker.js';
 import { request, type HttpRequest } from '../../scripts/tool/core/http.js';
@@ -31,8 +31,8 @@ const withExample: ComposeRunner = (project, args, env) => compose(project, args
 const quiet = () => undefined;
 
 beforeAll(async () => {
-  const debian = debianImage(process.env);
-  const env: Record<string, string> = debian ? { DEBIAN_IMAGE: debian } : {};
+  // The Debian image the example starts from, as scripts/up chooses it (the local stand-ins' base here).
+  const env = { DEBIAN_IMAGE: (await ensureBaseImages(process.env, quiet)).DEBIAN_IMAGE! };
   // Only the example's image: the stack's own are built once for every file (global setup).
   // Built as compose describes it (image name, context, arguments), by the engine's builder,
   // whose layer cache the other builds of this machine share.

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 async function writeEnvFile(file: string): Promise<void> {
   await run('bash', ['-c', `source scripts/lib/env-file.sh && ensure_env_file "$1"`, 'bash', file], {
     cwd: REPO_ROOT,
-    env: { ...process.env, MYSQL_IMAGE: 'db:1', NGINX_IMAGE: 'web:1', NODE_IMAGE: 'node:1' },
+    env: { ...process.env, MYSQL_IMAGE: 'db:1', NGINX_IMAGE: 'web:1', NODE_IMAGE: 'node:1', DEBIAN_IMAGE: 'debian:1' },
   });
 }
 
@@ -63,6 +63,7 @@ describe('.env written by scripts/up', () => {
     }
     expect(value(a, 'MYSQL_PASSWORD')).not.toBe(value(a, 'MYSQL_ROOT_PASSWORD'));
     expect(value(a, 'MYSQL_IMAGE')).toBe('db:1');
+    expect(value(a, 'DEBIAN_IMAGE')).toBe('debian:1');
 
     await writeEnvFile(first);
     expect(await readFile(first, 'utf8')).toBe(a);

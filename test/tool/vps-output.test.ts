@@ -42,6 +42,7 @@ describe('scripts/vps: the base images, chosen as scripts/up chooses them', () =
     expect(env.MYSQL_IMAGE).toBe(imagesSh('OFFICIAL_MYSQL_IMAGE'));
     expect(env.NGINX_IMAGE).toBe(imagesSh('OFFICIAL_NGINX_IMAGE'));
     expect(env.NODE_IMAGE).toBe(imagesSh('OFFICIAL_NODE_IMAGE'));
+    expect(env.DEBIAN_IMAGE).toBe(imagesSh('OFFICIAL_DEBIAN_IMAGE'));
     expect(lines.join('\n')).toContain(`images: MYSQL_IMAGE=${env.MYSQL_IMAGE}`);
     expect(docker.calls()).toContain(`image inspect ${imagesSh('OFFICIAL_NGINX_IMAGE')}`);
   });

@@ -4,19 +4,21 @@
 // answers, else stand-ins it builds on this machine from Debian and npm packages (that
 // needs root, debootstrap and apt the first time). Names already set in `env` win.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { REPO_ROOT } from './paths.js';
 import type { Log } from './steps.js';
 
 export const BASE_IMAGE_NAMES = ['MYSQL_IMAGE', 'NGINX_IMAGE', 'NODE_IMAGE'] as const;
-/** What ensure_images settles besides the names: the CA bundle image builds trust (docker-compose.yml). */
-const SETTLED = [...BASE_IMAGE_NAMES, 'BUILD_CA_BUNDLE'];
+/**
+ * What ensure_images settles besides the names: the Debian image an app's build may start
+ * from (its DEBIAN_IMAGE argument) and the CA bundle image builds trust (docker-compose.yml).
+ */
+const SETTLED = [...BASE_IMAGE_NAMES, 'DEBIAN_IMAGE', 'BUILD_CA_BUNDLE'];
 
 const ENSURE = `source scripts/lib/images.sh && ensure_images && for name in ${SETTLED.join(' ')}; do printf '%s=%s\\n' "$name" "\${!name:-}"; done`;
 
 /**
  * Runs ensure_images with `env`; resolves with the variables it settled (the three names,
- * and BUILD_CA_BUNDLE when there is one). Its progress lines go to `log` as they come:
+ * DEBIAN_IMAGE, and BUILD_CA_BUNDLE when there is one). Its progress lines go to `log` as they come:
  * building a stand-in takes minutes the first time.
  */
 export function ensureBaseImages(env: NodeJS.ProcessEnv, log: Log): Promise<Record<string, string>> {
@@ -48,23 +50,4 @@ export function ensureBaseImages(env: NodeJS.ProcessEnv, log: Log): Promise<Reco
       resolve(settled);
     });
   });
-}
-
-/** A variable images.sh sets to a constant (LOCAL_BASE_IMAGE=...), read from the file that defines it. */
-function imagesShConstant(name: string): string {
-  const value = new RegExp(`^${name}=(\\S+)$`, 'm').exec(
-    readFileSync(`${REPO_ROOT}scripts/lib/images.sh`, 'utf8'),
-  )?.[1];
-  if (!value) throw new Error(`scripts/lib/images.sh defines no ${name}`);
-  return value;
-}
-
-/**
- * The Debian image an example app builds on (its DEBIAN_IMAGE build argument): DEBIAN_IMAGE
- * when set; where the stack runs on the local stand-ins, the Debian image they are built
- * from; else undefined, and the example's own default (the official image) holds.
- */
-export function debianImage(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.DEBIAN_IMAGE) return env.DEBIAN_IMAGE;
-  return env.NODE_IMAGE === imagesShConstant('LOCAL_NODE_IMAGE') ? imagesShConstant('LOCAL_BASE_IMAGE') : undefined;
 }
