@@ -6,7 +6,7 @@ process.env.IMAGE_TAG ??= 'test';
 // scripts/test runs lanes side by side to keep the suite short on 2 cores. "edge" and
 // "cluster" hold the suites that spend most of their time waiting on machines of their own
 // (the ACME environment and the simulated VPS, and the outside client's look at a stack
-// published on every address, and the example app's stack and the "Make it yours" page's, which
+// published on every address, and the example app's stacks and the "Make it yours" page's, which
 // keep local the longest lane; the simulated cluster, fault injection and the drill: the
 // fault drills of both scales), "local" everything else, the longest lane: files move out
 // of it until the three end at about the same time. Without TEST_LANE (npm test) every file runs in one lane.
