@@ -3,17 +3,14 @@
 // The clone is of this checkout's last commit (commit a change first to test it), so a file
 // the steps need but git does not have fails here as it would for the reader.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lexer, type Tokens } from 'marked';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compose } from '../../scripts/tool/core/compose.js';
-import { docker } from '../../scripts/tool/core/docker.js';
-import { BUILT_SERVICES, imagesOf } from '../../scripts/tool/core/env.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
-import { isolatedEnv, stackProjectName } from '../../scripts/tool/testing/stack.js';
+import { userStack } from '../support/user-stack.js';
 
 const run = promisify(execFile);
 const PAGE = 'docs/make-it-yours.md';
@@ -33,39 +30,13 @@ function steps(markdown: string): string[] {
     .map((token) => token.text);
 }
 
-const images = imagesOf(process.env);
-// Its own tag: the app built here never replaces the sample's image the other tests run.
-const tag = `${images.tag}-make-it-yours`;
-// A name the next run's leftover clean-up knows, and ports of its own on 127.0.0.1: the
-// steps never touch the developer's stack, 80 or 443.
-const project = stackProjectName();
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  COMPOSE_PROJECT_NAME: project,
-  HTTP_BIND: '127.0.0.1',
-  HTTP_PORT: '0',
-  HTTPS_PORT: '0',
-  IMAGE_TAG: tag,
-  MYSQL_IMAGE: images.mysql,
-  NGINX_IMAGE: images.nginxBase,
-  NODE_IMAGE: images.nodeBase,
-};
+// Its own tag (the app built here never replaces the sample's image the other tests run),
+// project and ports: the steps never touch the developer's stack.
+const stack = userStack('make-it-yours');
+const { env } = stack;
 let root: string | undefined;
 
-// What the steps made: the project's containers, network and volumes, the images under its
-// tag, the folder (the clone, its .env and CA file).
-afterAll(async () => {
-  try {
-    await compose(project, ['down', '--volumes', '--remove-orphans', '--timeout', '0'], isolatedEnv(process.env));
-  } finally {
-    for (const service of BUILT_SERVICES)
-      await docker
-        .getImage(`webstack/${service}:${tag}`)
-        .remove({ force: true })
-        .catch(() => undefined);
-    if (root) await rm(root, { recursive: true, force: true });
-  }
-});
+afterAll(() => stack.remove(root));
 
 describe(PAGE, () => {
   it("takes a fresh clone to the user's own page at https://localhost, through nginx", async () => {

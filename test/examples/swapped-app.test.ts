@@ -6,41 +6,23 @@
 // build or one of these checks fails here.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sumOf } from '../../nginx/monitor/src/prometheus-text.js';
-import { compose } from '../../scripts/tool/core/compose.js';
-import { docker } from '../../scripts/tool/core/docker.js';
-import { BUILT_SERVICES, imagesOf } from '../../scripts/tool/core/env.js';
 import { request, type Endpoint, type HttpRequest } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
-import { isolatedEnv, stackProjectName } from '../../scripts/tool/testing/stack.js';
 import { statusAuthorization } from '../support/http.js';
+import { userStack } from '../support/user-stack.js';
 
 const run = promisify(execFile);
-const images = imagesOf(process.env);
-// Its own tag: the images built here never replace those the other tests run.
-const tag = `${images.tag}-swapped-app`;
-// A name the next run's leftover clean-up knows, and ports of its own on 127.0.0.1: never
-// the developer's stack, 80 or 443. The rest is what a user sets: APP_PATHS=all, because the
-// guestbook renders its own pages (scripts/up keeps it in .env).
-const project = stackProjectName();
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  COMPOSE_PROJECT_NAME: project,
-  HTTP_BIND: '127.0.0.1',
-  HTTP_PORT: '0',
-  HTTPS_PORT: '0',
-  IMAGE_TAG: tag,
-  MYSQL_IMAGE: images.mysql,
-  NGINX_IMAGE: images.nginxBase,
-  NODE_IMAGE: images.nodeBase,
-  APP_PATHS: 'all',
-};
+// Isolated from every other stack (its own project, ports and image tag); the rest is what a
+// user sets: APP_PATHS=all, because the guestbook renders its own pages (scripts/up keeps it in .env).
+const stack = userStack('swapped-app');
+const env: NodeJS.ProcessEnv = { ...stack.env, APP_PATHS: 'all' };
 let root: string | undefined;
 let clone: string;
 let site: Endpoint;
@@ -79,20 +61,7 @@ beforeAll(async () => {
   dotEnv = await readFile(join(clone, '.env'), 'utf8');
 }, 600_000);
 
-// What it made: the project's containers, network and volumes, the images under its tag,
-// the folder (the clone, its .env, CA file and backups).
-afterAll(async () => {
-  try {
-    await compose(project, ['down', '--volumes', '--remove-orphans', '--timeout', '0'], isolatedEnv(process.env));
-  } finally {
-    for (const service of BUILT_SERVICES)
-      await docker
-        .getImage(`webstack/${service}:${tag}`)
-        .remove({ force: true })
-        .catch(() => undefined);
-    if (root) await rm(root, { recursive: true, force: true });
-  }
-});
+afterAll(() => stack.remove(root));
 
 describe('the stack with app/ replaced by the guestbook example (rm -rf app && cp -r examples/gunicorn app)', () => {
   it("serves the example's own page over HTTPS through nginx, with the local CA's certificate", async () => {
