@@ -23,7 +23,8 @@ function fakeDocker(): { env: NodeJS.ProcessEnv; calls: () => string[] } {
   );
   chmodSync(path.join(dir, 'docker'), 0o755);
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
-  for (const name of BASE_IMAGE_NAMES) delete env[name];
+  // Nothing given, as on a machine where scripts/up never ran (scripts/test exports them all).
+  for (const name of [...BASE_IMAGE_NAMES, 'DEBIAN_IMAGE']) delete env[name];
   return { env, calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 
