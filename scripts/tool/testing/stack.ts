@@ -273,12 +273,13 @@ export async function waitUntilHealthy(stack: Stack, timeoutMs = 120_000): Promi
   await waitFor(
     'every service that keeps running is healthy',
     async () => {
-      const states = await Promise.all(
-        runningServices().map(async (service) => (await (await stack.container(service)).inspect()).State),
+      const up = await Promise.all(
+        runningServices().map(async (service) => {
+          const { State: state } = await (await stack.container(service)).inspect();
+          return state.Running && (!healthChecked(service) || state.Health?.Status === 'healthy');
+        }),
       );
-      return runningServices().every(
-        (service, i) => states[i]!.Running && (!healthChecked(service) || states[i]!.Health?.Status === 'healthy'),
-      );
+      return up.every(Boolean);
     },
     { timeoutMs },
   );
