@@ -4,7 +4,7 @@ import { request } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitUntilReady, type Stack } from '../../scripts/tool/testing/stack.js';
 import { sharedStack } from '../support/shared-stack.js';
-import { launchTrusting, steadily, type TrustingBrowser } from '../support/browser.js';
+import { launchTrusting, postThroughForm, steadily, type TrustingBrowser } from '../support/browser.js';
 
 const PAYLOAD = `<script>window.__xss = 'script'</script><img src=x onerror="window.__xss = 'img'"><svg onload="alert('svg')">`;
 
@@ -44,10 +44,7 @@ describe('the front page in a real browser, through nginx', () => {
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     await page.waitForSelector('#list-status:has-text("No posts yet."), #posts li');
 
-    await page.fill('input[name="author"]', '<b>mallory</b>');
-    await page.fill('textarea[name="body"]', PAYLOAD);
-    await page.click('button[type="submit"]');
-    await page.waitForSelector('#form-status:has-text("Posted.")');
+    await postThroughForm(page, '<b>mallory</b>', PAYLOAD);
 
     const shown = async () => ({
       author: await page.locator('#posts li strong').first().textContent(),

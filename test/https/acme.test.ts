@@ -13,7 +13,7 @@ import { formatCounts, readMix, runTraffic } from '../../scripts/tool/core/traff
 import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
 import { dnsCheck } from '../../scripts/tool/dns/commands.js';
 import { isolatedEnv } from '../../scripts/tool/testing/stack.js';
-import { launchTrusting, steadily } from '../support/browser.js';
+import { launchTrusting, postThroughForm, steadily } from '../support/browser.js';
 import { writeResult } from '../support/results.js';
 import {
   APEX,
@@ -225,10 +225,7 @@ describe('certificates from an ACME CA (Pebble), DNS checked first', () => {
       expect(security?.protocol).toBe('TLS 1.3');
       const navigationProtocol = 'performance.getEntriesByType("navigation")[0].nextHopProtocol';
       expect(await page.evaluate(navigationProtocol)).toBe('h2');
-      await page.fill('input[name="author"]', 'chromium');
-      await page.fill('textarea[name="body"]', 'posted over https ✓');
-      await page.click('button[type="submit"]');
-      await page.waitForSelector('#form-status:has-text("Posted.")');
+      await postThroughForm(page, 'chromium', 'posted over https ✓');
       expect(await page.locator('#posts li').first().textContent()).toContain('posted over https ✓');
     } finally {
       await chrome.close();

@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { sleep } from '../../scripts/tool/core/wait.js';
 
 const run = promisify(execFile);
@@ -69,5 +69,35 @@ export async function steadily<T>(navigation: () => Promise<T>): Promise<T> {
       if (attempt >= 4 || !/ERR_NETWORK_CHANGED/.test((error as Error).message)) throw error;
       await sleep(500);
     }
+  }
+}
+
+/**
+ * Posts through the sample page's form and waits for its answer, "Posted." or "Not posted:
+ * <why>"; anything but "Posted." fails with the page's own words. A post whose request
+ * Chromium aborted with ERR_NETWORK_CHANGED is sent again, as in steadily().
+ */
+export async function postThroughForm(page: Page, author: string, body: string): Promise<void> {
+  await page.fill('input[name="author"]', author);
+  await page.fill('textarea[name="body"]', body);
+  const status = page.locator('#form-status');
+  for (let attempt = 1; ; attempt++) {
+    let networkChanged = false;
+    const onFailed = (request: Request) => {
+      if (request.method() === 'POST' && /ERR_NETWORK_CHANGED/.test(request.failure()?.errorText ?? '')) {
+        networkChanged = true;
+      }
+    };
+    page.on('requestfailed', onFailed);
+    try {
+      await page.click('button[type="submit"]');
+      await status.filter({ hasText: /^(Posted\.|Not posted)/ }).waitFor({ timeout: 30_000 });
+    } finally {
+      page.off('requestfailed', onFailed);
+    }
+    const answer = (await status.textContent()) ?? '';
+    if (answer === 'Posted.') return;
+    if (attempt >= 4 || !networkChanged) throw new Error(`the page did not post: "${answer}"`);
+    await sleep(500);
   }
 }

@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
 import { docker } from '../../scripts/tool/core/docker.js';
+import { sleep } from '../../scripts/tool/core/wait.js';
 import { stackOf, waitUntilHealthy, type Stack } from '../../scripts/tool/testing/stack.js';
 
 /** What the shared stack's global setup hands the test files: enough to rebuild a handle. */
@@ -38,7 +39,23 @@ export async function setPaused(project: string, paused: boolean): Promise<void>
   const containers = await docker.listContainers({
     filters: { label: [`com.docker.compose.project=${project}`], status: [paused ? 'running' : 'paused'] },
   });
-  await Promise.all(
-    containers.map((c) => (paused ? docker.getContainer(c.Id).pause() : docker.getContainer(c.Id).unpause())),
-  );
+  await Promise.all(containers.map((c) => (paused ? pause(c.Id) : docker.getContainer(c.Id).unpause())));
+}
+
+/**
+ * Pausing only saves CPU, so a container that will not freeze stays running. The kernel's
+ * freezer can give up while a process sits in an uninterruptible wait (MariaDB's fsync on a
+ * busy disk): runc then answers "unable to freeze" and leaves it running. Tried three times.
+ */
+async function pause(id: string): Promise<void> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await docker.getContainer(id).pause();
+    } catch (error) {
+      if (!/unable to freeze/.test((error as Error).message)) throw error;
+      if (attempt === 3)
+        process.stderr.write(`shared stack: ${id.slice(0, 12)} left running (${(error as Error).message})\n`);
+      else await sleep(1_000);
+    }
+  }
 }
