@@ -1,5 +1,6 @@
 # The stack's own Node.js programs, one image each: WORKSPACE is the program's npm workspace
-# (nginx/certs: the certificate manager; nginx/monitor: the /status figures; db/migrate: the
+# (nginx/certs: the certificate manager; nginx/monitor: the /status figures; nginx/namespace:
+# the server service, which owns the network namespace; db/migrate: the
 # migration runner), whose package.json holds its npm packages, so no image carries another's
 # (or the app's); PROGRAM is the folder its build lands in. docker-compose.yml gives each its
 # command and user.

@@ -62,6 +62,7 @@ describe('loadEnv and imagesOf', () => {
       mysql: 'mysql:8.4',
       nginxBase: 'nginx:1.28',
       nodeBase: 'node:24-bookworm-slim',
+      server: 'webstack/server:latest',
       app: 'webstack/app:latest',
       nginx: 'webstack/nginx:latest',
       certs: 'webstack/certs:latest',
@@ -70,6 +71,7 @@ describe('loadEnv and imagesOf', () => {
       tag: 'latest',
     });
     expect(builtImages(imagesOf({ IMAGE_TAG: 'v2' }))).toEqual([
+      'webstack/server:v2',
       'webstack/app:v2',
       'webstack/nginx:v2',
       'webstack/certs:v2',

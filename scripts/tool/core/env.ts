@@ -16,7 +16,7 @@ export function loadEnv(file = `${REPO_ROOT}.env`, base: NodeJS.ProcessEnv = pro
  * The services whose images this repo builds (docker-compose.yml's `build:` sections), each
  * as webstack/<service>:<IMAGE_TAG>: the one list every builder, shipper and cleaner reads.
  */
-export const BUILT_SERVICES = ['app', 'nginx', 'certs', 'monitor', 'migrate'] as const;
+export const BUILT_SERVICES = ['server', 'app', 'nginx', 'certs', 'monitor', 'migrate'] as const;
 export type BuiltService = (typeof BUILT_SERVICES)[number];
 
 /** The base images, then the stack's own images, built from this repo under IMAGE_TAG. */

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { runningServices, type StackTarget } from '../core/compose.js';
-import { namespaceMembers, serviceContainer, signalMainProcess } from '../core/docker.js';
+import type { StackTarget } from '../core/compose.js';
+import { serviceContainer, signalMainProcess } from '../core/docker.js';
 import { portOf, request, type Endpoint, type HttpResponse } from '../core/http.js';
 import { formatCounts, outageMs, readWriteMix, runTraffic, summarize, type TrafficRequest } from '../core/traffic.js';
 import type { Log } from '../core/steps.js';
@@ -70,21 +70,13 @@ async function waitRecovered(
   return waitFor('the part runs and the site is ready', back, { timeoutMs, intervalMs: 200 }).catch(() => null);
 }
 
-/** What an operator does when a part stays down: start it; the namespace's users rejoin it. */
-async function repair(project: string, part: Part, container: Docker.Container): Promise<string> {
-  const stopped = !(await container.inspect()).State.Running;
-  if (stopped) await container.start();
-  if (part !== 'server') return `docker start ${part}`;
-  // A new namespace: every service that joined the old one has to restart into it, the
-  // site's path first (the database before the app that needs it), then the rest (the
-  // certificates and the monitor). A one-shot service (the migrations) has done its work and
-  // ended: nothing of it runs in the namespace.
-  const members = await namespaceMembers(project, container);
-  for (const [service] of members) if (!runningServices().includes(service)) members.delete(service);
-  const sitePath = ['db', 'app', 'nginx'].filter((service) => members.has(service));
-  const order = [...sitePath, ...[...members.keys()].filter((service) => !sitePath.includes(service)).sort()];
-  for (const service of order) await members.get(service)!.restart();
-  return `${stopped ? 'docker start server, then ' : ''}docker restart ${order.join(' ')}`;
+/**
+ * What an operator does when a part stays down: start it. A started server container brings
+ * the services of its earlier namespace into its new one by itself, as after a crash.
+ */
+async function repair(part: Part, container: Docker.Container): Promise<string> {
+  if (!(await container.inspect()).State.Running) await container.start();
+  return `docker start ${part}`;
 }
 
 async function lostWrites(port: Endpoint, written: Map<number, string>): Promise<number> {
@@ -127,7 +119,7 @@ async function drillOne(options: DrillOptions, part: Part, action: Action): Prom
     selfRecoveryMs = await waitRecovered(port, container, restartsBefore, t0, cap, action === 'kill');
     if (selfRecoveryMs === null) {
       const started = performance.now();
-      const what = await repair(project, part, container);
+      const what = await repair(part, container);
       const ms = await waitRecovered(port, container, 0, started, REPAIR_CAP_MS, false);
       if (ms === null) throw new Error(`the site did not come back within ${REPAIR_CAP_MS / 1000} s of "${what}"`);
       repaired = { what, ms };

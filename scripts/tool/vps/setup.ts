@@ -8,7 +8,7 @@ import { servedCertificate } from '../cert/status.js';
 import { appMigrations } from '../core/app.js';
 import { ensureBaseImages } from '../core/base-images.js';
 import { compose, runningServices } from '../core/compose.js';
-import { BUILT_SERVICES, builtImages, imagesOf } from '../core/env.js';
+import { BUILT_SERVICES, imagesOf } from '../core/env.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { stepper, type Log } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
@@ -157,7 +157,8 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
   // deploy records each release under that name): a ready image (APP_IMAGE) ships as it is.
   const serverApp = imagesOf({ IMAGE_TAG: images.tag }).app;
   const ready = images.app !== serverApp;
-  const built = BUILT_SERVICES.filter((service) => !ready || service !== 'app');
+  // No namespace owner on a server: every service joins the host's network there.
+  const built = BUILT_SERVICES.filter((service) => service !== 'server' && (!ready || service !== 'app'));
   const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
   await step(`building the release on this machine (${built.map((service) => images[service]).join(', ')})`, () =>
     compose(`webstack-vps-build-${images.tag}`, ['build', ...built], env),
@@ -185,7 +186,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
       const refs = [
         images.mysql,
         images.nginxBase,
-        ...builtImages(images).filter((ref) => !appLive || ref !== images.app),
+        ...built.map((service) => images[service]).filter((ref) => !appLive || ref !== images.app),
       ];
       const pull = [images.mysql, images.nginxBase];
       const shipped = await shipImages(host, refs, {
