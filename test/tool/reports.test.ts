@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { markdownTables, svgChart } from '../../scripts/tool/bench/report.js';
-import { kneeOf, type BenchReport, type Step } from '../../scripts/tool/bench/run.js';
+import { kneeOf, ratiosOf, ROUTES, type BenchReport, type Step } from '../../scripts/tool/bench/run.js';
 import { parseWrkOutput } from '../../scripts/tool/bench/wrk.js';
 import { formatDrill } from '../../scripts/tool/local/drill.js';
 
@@ -50,10 +50,27 @@ describe('bench report', () => {
     expect(errorsUpToKnee).toBe(1);
   });
 
+  it("works each ratio out per round, from that round's steps, then gives the median and range", () => {
+    // Three rounds in which the API read through nginx and direct swing differently.
+    const nginx = [1000, 3000, 2000];
+    const direct = [1000, 2000, 4000];
+    const rounds = [0, 1, 2].map((round) =>
+      ROUTES.flatMap((route) =>
+        route.via.map((via) => ({
+          ...step(32, via === 'nginx' ? nginx[round]! : via === 'app direct' ? direct[round]! : 500),
+          route: route.name,
+          via,
+        })),
+      ),
+    );
+    const read = ratiosOf(rounds).find((r) => r.name.startsWith('API read: through nginx'));
+    expect(read).toMatchObject({ value: 1, min: 0.5, max: 1.5, target: 0.85 });
+  });
+
   it('renders the tables and the chart with every step', () => {
     const report: BenchReport = {
       startedAt: '2026-11-22T00:00:00.000Z',
-      machine: { cpus: 2, cpuModel: 'test', loadAverage: [0, 0, 0] },
+      machine: { cpus: 2, cpuModel: 'test', loadAverage: [0, 0, 0], roundLoad: [1.5] },
       options: {
         seconds: 1,
         rounds: 1,
@@ -67,14 +84,17 @@ describe('bench report', () => {
       steps: [step(2, 1234), { ...step(2, 2345), via: 'app direct' }],
       sweep: [step(1, 1000), step(2, 1900)],
       kneeConnections: 2,
-      ratios: [{ name: 'API read: through nginx ÷ direct to the app', value: 0.526, target: 0.85 }],
+      ratios: [
+        { name: 'API read: through nginx ÷ direct to the app', value: 0.526, min: 0.4, max: 0.61, target: 0.85 },
+      ],
       maxAppRssMiB: 100,
       sweepErrorsUpToKnee: 0,
     };
     const md = markdownTables(report);
     expect(md).toContain('| GET /api/posts | nginx | 1,234 |');
     expect(md).toContain('| GET /api/posts | app direct | 2,345 |');
-    expect(md).toContain('| API read: through nginx ÷ direct to the app | 0.53 | ≥ 0.85 | no |');
+    expect(md).toContain('| API read: through nginx ÷ direct to the app | 0.53 | 0.40–0.61 | ≥ 0.85 | no |');
+    expect(md).toContain('Load average (1 min) as each round began: 1.50.');
     expect(md).toContain('Knee: 2 connections');
     const svg = svgChart(report);
     expect(svg.startsWith('<svg')).toBe(true);

@@ -5,7 +5,8 @@ const VIA_MEANING: Record<Step['via'], string> = {
   nginx: 'to nginx on 127.0.0.1:443 (HTTPS) inside the server namespace (what host networking gives)',
   'app direct': 'to the app on 127.0.0.1:5000 inside the namespace, no proxy',
   'app direct, no metrics': 'to another app process on 127.0.0.1:5003, same image, METRICS_ENABLED=false',
-  'bare nginx': 'to a stock-config nginx (same base image) inside the namespace, serving the same files',
+  'bare nginx':
+    "to a stock-config nginx (same base image) inside the namespace over HTTPS with the site's certificate (TLS and keep-alive at nginx's defaults), serving the same files",
   'nginx, 2 apps': 'to an nginx with our configuration whose upstream lists two app processes (5000, 5001)',
   'nginx, logging off':
     'the control: to an nginx with our configuration but `access_log off` and no status log, in front of an app with LOG_LEVEL=silent (5002)',
@@ -41,14 +42,17 @@ export function markdownTables(report: BenchReport): string {
       "logging-off rows show that floor), and dockerd serves the machine's other containers too; shims ms/1k is the " +
       "shims' part alone, this stack's output only.",
     '',
-    '| ratio (same run) | value | target | met |',
-    '| --- | ---: | ---: | --- |',
+    `Each ratio is worked out per round, from that round's two steps; the table gives the median round and the range. ` +
+      `Load average (1 min) as each round began: ${report.machine.roundLoad.map((l) => l.toFixed(2)).join(', ')}.`,
+    '',
+    '| ratio (same run) | median | range | target | met (median) |',
+    '| --- | ---: | ---: | ---: | --- |',
     ...report.ratios.map(
       (r) =>
-        `| ${r.name} | ${fixed(r.value, 2)} | ${r.target === undefined ? '' : `≥ ${r.target}`} | ${r.target === undefined ? '' : r.value >= r.target ? 'yes' : 'no'} |`,
+        `| ${r.name} | ${fixed(r.value, 2)} | ${fixed(r.min, 2)}–${fixed(r.max, 2)} | ${r.target === undefined ? '' : `≥ ${r.target}`} | ${r.target === undefined ? '' : r.value >= r.target ? 'yes' : 'no'} |`,
     ),
-    `| app RSS, peak under load | ${fixed(report.maxAppRssMiB)} MiB | ≤ 150 MB | ${report.maxAppRssMiB * 1.048576 <= 150 ? 'yes' : 'no'} |`,
-    `| errors + non-2xx in the sweep up to the knee (${report.kneeConnections} connections) | ${report.sweepErrorsUpToKnee} | 0 | ${report.sweepErrorsUpToKnee === 0 ? 'yes' : 'no'} |`,
+    `| app RSS, peak under load | ${fixed(report.maxAppRssMiB)} MiB | | ≤ 150 MB | ${report.maxAppRssMiB * 1.048576 <= 150 ? 'yes' : 'no'} |`,
+    `| errors + non-2xx in the sweep up to the knee (${report.kneeConnections} connections) | ${report.sweepErrorsUpToKnee} | | 0 | ${report.sweepErrorsUpToKnee === 0 ? 'yes' : 'no'} |`,
     '',
     `Connection sweep, GET /api/posts through nginx inside the namespace (${o.seconds} s each):`,
     '',

@@ -65,14 +65,24 @@ export interface Step {
 
 export interface Ratio {
   name: string;
+  /** The median of the rounds' values: each round's ratio comes from that round's two steps. */
   value: number;
+  /** The lowest and highest round. */
+  min: number;
+  max: number;
   /** Minimum the issue asks for, if any. */
   target?: number;
 }
 
 export interface BenchReport {
   startedAt: string;
-  machine: { cpus: number; cpuModel: string; loadAverage: number[] };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    loadAverage: number[];
+    /** The 1-minute load average as each round of the per-route table began. */
+    roundLoad: number[];
+  };
   options: Pick<
     BenchOptions,
     'seconds' | 'rounds' | 'warmupSeconds' | 'connections' | 'sweep' | 'posts' | 'generatorCpus'
@@ -133,7 +143,7 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
     case 'app direct, no metrics':
       return { network: stack.namespace, base: `http://127.0.0.1:${UNMETERED_APP_PORT}` };
     case 'bare nginx':
-      return { network: stack.namespace, base: `http://127.0.0.1:${BARE_NGINX_PORT}` };
+      return { network: stack.namespace, base: `https://127.0.0.1:${BARE_NGINX_PORT}` };
     case 'nginx, 2 apps':
       return { network: stack.namespace, base: `https://127.0.0.1:${TWO_APPS_NGINX_PORT}` };
     case 'nginx, logging off':
@@ -215,18 +225,18 @@ async function measure(ctx: Context, route: Route, via: Via, connections: number
   };
 }
 
-/** The ratios the issue sets targets for, and the ones that explain them, from one run's steps. */
-function ratiosOf(steps: Step[]): Ratio[] {
+/** The ratios the issue sets targets for, and the ones that explain them, from one round's steps. */
+function roundRatios(steps: Step[]): Omit<Ratio, 'min' | 'max'>[] {
   const read = 'GET /api/posts';
   const asset = 'static asset';
   return [
     {
-      name: 'API read: through nginx ÷ direct to the app',
+      name: 'API read: through nginx (HTTPS) ÷ direct to the app (HTTP)',
       value: rps(steps, read, 'nginx') / rps(steps, read, 'app direct'),
       target: 0.85,
     },
     {
-      name: 'static asset: our nginx ÷ bare stock nginx',
+      name: 'static asset: our nginx ÷ bare stock nginx, both over HTTPS',
       value: rps(steps, asset, 'nginx') / rps(steps, asset, 'bare nginx'),
       target: 0.9,
     },
@@ -256,6 +266,23 @@ function ratiosOf(steps: Step[]): Ratio[] {
       value: rps(steps, asset, 'nginx') / rps(steps, asset, 'nginx, no status log'),
     },
   ];
+}
+
+/**
+ * Each ratio in every round (both of its steps measured minutes apart at most, under the
+ * same load), then its median and range over the rounds.
+ */
+export function ratiosOf(rounds: Step[][]): Ratio[] {
+  const perRound = rounds.map(roundRatios);
+  return (perRound[0] ?? []).map((ratio, i) => {
+    const values = perRound.map((round) => round[i]!.value).sort((a, b) => a - b);
+    return {
+      ...ratio,
+      value: values[Math.floor(values.length / 2)]!,
+      min: values[0]!,
+      max: values.at(-1)!,
+    };
+  });
 }
 
 /** The knee (fewest connections reaching 90 % of the sweep's peak) and the errors up to it. */
@@ -302,13 +329,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
     // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.
     const pairs = ROUTES.flatMap((route) => route.via.map((via) => ({ route, via })));
-    const rounds: Step[][] = pairs.map(() => []);
+    const rounds: Step[][] = [];
+    const roundLoad: number[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
-      opts.log(`per-route table, round ${round} of ${opts.rounds}`);
-      for (const [i, { route, via }] of pairs.entries())
-        rounds[i]?.push(await measure(ctx, route, via, opts.connections));
+      roundLoad.push(os.loadavg()[0]!);
+      opts.log(`per-route table, round ${round} of ${opts.rounds} (load average ${roundLoad.at(-1)!.toFixed(2)})`);
+      const steps: Step[] = [];
+      for (const { route, via } of pairs) steps.push(await measure(ctx, route, via, opts.connections));
+      rounds.push(steps);
     }
-    const steps = rounds.map(medianStep);
+    const steps = pairs.map((_, i) => medianStep(rounds.map((round) => round[i]!)));
     // The sweep measures one server: one app process again.
     await stack.stopSecondApp();
     const readRoute = ROUTES.find((r) => r.name === 'GET /api/posts') as Route;
@@ -318,7 +348,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
     return {
       startedAt,
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadAverage: os.loadavg() },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        loadAverage: os.loadavg(),
+        roundLoad,
+      },
       options: {
         seconds: opts.seconds,
         rounds: opts.rounds,
@@ -332,7 +367,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       steps,
       sweep,
       kneeConnections: knee.connections,
-      ratios: ratiosOf(steps),
+      ratios: ratiosOf(rounds),
       maxAppRssMiB: Math.max(...steps.map((s) => s.appRssMiB), ...sweep.map((s) => s.appRssMiB)),
       sweepErrorsUpToKnee: errorsUpToKnee,
     };

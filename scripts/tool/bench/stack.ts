@@ -9,7 +9,8 @@ import { sqlAsRoot } from '../core/sql.js';
 import { startStack } from '../testing/stack.js';
 import { waitFor } from '../core/wait.js';
 
-export const BARE_NGINX_PORT = 8081;
+/** The stock-config nginx, over TLS like ours. */
+export const BARE_NGINX_PORT = 8443;
 export const SECOND_APP_PORT = 5001;
 export const TWO_APPS_NGINX_PORT = 8082;
 /** The logging-off control: an app with LOG_LEVEL=silent, and an nginx with access_log off in front of it. */
@@ -43,7 +44,7 @@ export interface BenchStack {
   publishedPort: number;
   /** `NetworkMode` that joins the server's namespace. */
   namespace: string;
-  /** A stock nginx in the namespace on BARE_NGINX_PORT, serving app/public. */
+  /** A stock nginx in the namespace on BARE_NGINX_PORT (HTTPS, the site's certificate), serving app/public. */
   startBareNginx(): Promise<Docker.Container>;
   /** A second app process on SECOND_APP_PORT, and an nginx on TWO_APPS_NGINX_PORT balancing both. */
   startSecondApp(): Promise<{ app: Docker.Container; nginx: Docker.Container }>;
@@ -106,6 +107,7 @@ async function startBareNginx(extras: Extras, image: string): Promise<Docker.Con
       Binds: [
         `${path.join(REPO_ROOT, 'app/public')}:/usr/share/nginx/html:ro`,
         `${BARE_NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro`,
+        `${extras.project}_certs:/certs:ro`,
       ],
     },
   });
