@@ -70,7 +70,7 @@ describe('npm run bench (smoke: a few seconds, behaviour only)', () => {
 
   it('seeds the posts table on a fresh stack and works out ratios and the knee', () => {
     expect(report.seeded).toEqual({ before: 0, inserted: POSTS });
-    expect(report.ratios.length).toBe(9);
+    expect(report.ratios.length).toBe(10);
     for (const ratio of report.ratios) expect(ratio.value, ratio.name).toBeGreaterThan(0);
     expect([1, 4]).toContain(report.kneeConnections);
     expect(report.sweepErrorsUpToKnee).toBe(0);

@@ -11,6 +11,8 @@ const VIA_MEANING: Record<Step['via'], string> = {
   'nginx, logging off':
     'the control: to an nginx with our configuration but `access_log off` and no status log, in front of an app with LOG_LEVEL=silent (5002)',
   'app direct, logging off': 'the control: to that app with LOG_LEVEL=silent, no proxy',
+  'bare Fastify':
+    "to a minimal Fastify + mysql2 server on 127.0.0.1:5004 from the app's image: the app's statement, pool size and response schema, nothing else (`scripts/tool/bench/bare-fastify.mjs`)",
   'nginx, no status log':
     "to an nginx like the live one (same app behind it) but without the monitor's status log (STATUS_LOG unset), port 8084",
 };

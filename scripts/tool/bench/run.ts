@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { cpuTimeNs, peakRssMiB, resetPeakRss } from '../core/docker.js';
 import { cpuTimeMs, logPipelinePids } from './log-pipeline.js';
 import {
+  BARE_FASTIFY_PORT,
   BARE_NGINX_PORT,
   NO_STATUS_LOG_NGINX_PORT,
   TWO_APPS_NGINX_PORT,
@@ -46,7 +47,8 @@ export type Via =
   | 'nginx, 2 apps'
   | 'nginx, logging off'
   | 'app direct, logging off'
-  | 'nginx, no status log';
+  | 'nginx, no status log'
+  | 'bare Fastify';
 
 export interface Step {
   route: string;
@@ -126,6 +128,7 @@ export const ROUTES: Route[] = [
       'nginx, 2 apps',
       'nginx, logging off',
       'app direct, logging off',
+      'bare Fastify',
     ],
   },
   { name: 'POST /api/posts', path: API_READ, body: POST_BODY, via: ['published port', 'nginx', 'app direct'] },
@@ -152,6 +155,8 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: `http://127.0.0.1:${UNLOGGED_APP_PORT}` };
     case 'nginx, no status log':
       return { network: stack.namespace, base: `https://127.0.0.1:${NO_STATUS_LOG_NGINX_PORT}` };
+    case 'bare Fastify':
+      return { network: stack.namespace, base: `http://127.0.0.1:${BARE_FASTIFY_PORT}` };
   }
 }
 
@@ -175,6 +180,7 @@ interface Context {
   secondApp: Docker.Container;
   unloggedApp: Docker.Container;
   unmeteredApp: Docker.Container;
+  bareFastify: Docker.Container;
   /** Every container of this stack that serves the load (whose containerd-shims count), not wrk's. */
   stackContainerIds: string[];
 }
@@ -193,7 +199,9 @@ async function measure(ctx: Context, route: Route, via: Via, connections: number
         ? [ctx.unloggedApp]
         : via === 'app direct, no metrics'
           ? [ctx.unmeteredApp]
-          : [stack.app];
+          : via === 'bare Fastify'
+            ? [ctx.bareFastify]
+            : [stack.app];
   const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
   if (opts.warmupSeconds > 0) await runWrk(generator, { ...load, seconds: opts.warmupSeconds });
   await Promise.all(apps.map(resetPeakRss));
@@ -262,6 +270,11 @@ function roundRatios(steps: Step[]): Omit<Ratio, 'min' | 'max'>[] {
       value: rps(steps, read, 'app direct') / rps(steps, read, 'app direct, no metrics'),
     },
     {
+      name: 'API read, direct: the app ÷ a bare Fastify + mysql2 server (same query, pool and response schema)',
+      value: rps(steps, read, 'app direct') / rps(steps, read, 'bare Fastify'),
+      target: 0.9,
+    },
+    {
       name: "static asset: the monitor's status log on ÷ off",
       value: rps(steps, asset, 'nginx') / rps(steps, asset, 'nginx, no status log'),
     },
@@ -314,6 +327,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const secondApp = await stack.startSecondApp();
     const unlogged = await stack.startUnlogged();
     const unmeteredApp = await stack.startUnmeteredApp();
+    const bareFastify = await stack.startBareFastify();
     const noStatusLog = await stack.startNginxWithoutStatusLog();
     // Whose shims count: every container of this stack that serves the load (not wrk's).
     const servers = [stack.server, stack.db, stack.app, stack.nginx, bareNginx, ...Object.values(secondApp)];
@@ -324,7 +338,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       secondApp: secondApp.app,
       unloggedApp: unlogged.app,
       unmeteredApp,
-      stackContainerIds: [...servers, ...Object.values(unlogged), unmeteredApp, noStatusLog].map((c) => c.id),
+      bareFastify,
+      stackContainerIds: [...servers, ...Object.values(unlogged), unmeteredApp, bareFastify, noStatusLog].map(
+        (c) => c.id,
+      ),
     };
 
     // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.

@@ -20,7 +20,10 @@ export const UNLOGGED_NGINX_PORT = 8083;
 export const UNMETERED_APP_PORT = 5003;
 /** An nginx like the live one but without the status log (STATUS_LOG unset): what that log costs. */
 export const NO_STATUS_LOG_NGINX_PORT = 8084;
+/** A minimal Fastify + mysql2 server with the app's query: what the app's own work costs. */
+export const BARE_FASTIFY_PORT = 5004;
 const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/tool/bench/bare-nginx.conf');
+const BARE_FASTIFY = path.join(REPO_ROOT, 'scripts/tool/bench/bare-fastify.mjs');
 
 export interface StackOptions {
   /** Compose project: used as it is when it runs, else brought up from docker-compose.yml. */
@@ -55,6 +58,8 @@ export interface BenchStack {
   startUnmeteredApp(): Promise<Docker.Container>;
   /** The live nginx's copy on NO_STATUS_LOG_NGINX_PORT without the status log, in front of the live app. */
   startNginxWithoutStatusLog(): Promise<Docker.Container>;
+  /** The bare Fastify server on BARE_FASTIFY_PORT, from the app's image with its environment and Node.js flags. */
+  startBareFastify(): Promise<Docker.Container>;
   close(): Promise<void>;
 }
 
@@ -240,6 +245,27 @@ async function startNginxWithoutStatusLog(extras: Extras, nginx: Docker.Containe
   );
 }
 
+async function startBareFastify(extras: Extras, app: Docker.Container): Promise<Docker.Container> {
+  const appInfo = await app.inspect();
+  // The app's own command with the script swapped: the same Node.js heap settings.
+  const command = [
+    ...(appInfo.Config.Cmd ?? ['node']).filter((arg) => !arg.endsWith('.js')),
+    '/srv/bench/bare-fastify.mjs',
+  ];
+  const bare = await startInNamespace(extras, `${extras.project}-bare-fastify`, {
+    Image: appInfo.Config.Image,
+    Env: withEnv(appInfo.Config.Env, [`PORT=${BARE_FASTIFY_PORT}`]),
+    Cmd: command,
+    HostConfig: { Binds: [`${BARE_FASTIFY}:/srv/bench/bare-fastify.mjs:ro`] },
+  });
+  await waitForPort(bare, BARE_FASTIFY_PORT).catch((error: unknown) => {
+    throw new Error(
+      `the bare Fastify server (${BARE_FASTIFY}) did not start in the app's image; it needs the sample app's image: ${(error as Error).message}`,
+    );
+  });
+  return bare;
+}
+
 /** The stack to measure: a running project as it is, or a new one from docker-compose.yml. */
 export async function openStack(opts: StackOptions): Promise<BenchStack> {
   let services = await runningServices(opts.project);
@@ -278,6 +304,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
     startUnmeteredApp: () =>
       startAppCopy(extras, app, `${extras.project}-app-unmetered`, UNMETERED_APP_PORT, ['METRICS_ENABLED=false']),
     startNginxWithoutStatusLog: () => startNginxWithoutStatusLog(extras, nginx),
+    startBareFastify: () => startBareFastify(extras, app),
     async stopSecondApp() {
       for (const container of secondApp) await removeContainer(container.id);
       secondApp = [];
