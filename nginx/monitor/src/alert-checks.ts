@@ -63,7 +63,7 @@ export function alertReadings(facts: AlertFacts, t: AlertThresholds): Reading[] 
     readings.push({
       key: 'certificate:renewal',
       on: facts.renewal.failures > 0,
-      text: `certificate renewal failing: ${facts.renewal.failures} failed attempts, the last: ${facts.renewal.lastError ?? 'no message'}`,
+      text: `certificate renewal failing (${facts.renewal.failures} failed since the last success): ${facts.renewal.lastError ?? 'no message'}`,
     });
   const { total, errors } = facts.responses;
   // Too few requests say nothing about a rate: one failed request of two is not an outage.
