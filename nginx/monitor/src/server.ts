@@ -105,6 +105,8 @@ const timer = setInterval(() => {
 
 closeWithGrace({ delay: 5_000, logger: app.log }, async () => {
   clearInterval(timer);
+  // An event already taken off the alerts that are on is sent now or never: the grace's delay bounds the wait.
+  await alerting.idle();
   await app.close();
   await monitor.close();
 });
