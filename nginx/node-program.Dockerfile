@@ -46,3 +46,6 @@ WORKDIR /srv
 COPY --from=production-deps /src/node_modules/ node_modules/
 COPY ${WORKSPACE}/package.json ./
 COPY --from=build /src/${WORKSPACE}/dist/ ${PROGRAM}/dist/
+# A program's own volume mounts here (the monitor's alerts), writable by the node user it
+# runs as: Docker gives an empty volume this folder's owner.
+RUN mkdir /srv/state && chown node:node /srv/state

@@ -87,7 +87,7 @@ describe('docker-compose.yml end to end', () => {
     expect(port.ca).toBe(ca);
   });
 
-  it('keeps certificates and keys owner-only (mode 600) on the certs volume', async () => {
+  it('keeps certificates and keys owner-only (mode 600) on the certs volume, the renewal state alone readable by the monitor', async () => {
     const listing = await stack.compose([
       'exec',
       '-T',
@@ -103,7 +103,10 @@ describe('docker-compose.yml end to end', () => {
     expect(files).toEqual(
       expect.arrayContaining([expect.stringMatching(/ca\.key$/), expect.stringMatching(/privkey\.pem$/)]),
     );
-    for (const line of files) expect(line).toMatch(/^600 root /);
+    // state.json holds no secret: the monitor reads its failed renewals for an alert.
+    for (const line of files) expect(line).toMatch(line.endsWith('/certs/state.json') ? /^644 root / : /^600 root /);
+    await stack.compose(['exec', '-T', 'monitor', 'cat', '/srv/certs/state.json']);
+    await expect(stack.compose(['exec', '-T', 'monitor', 'cat', '/srv/certs/current/privkey.pem'])).rejects.toThrow();
   });
 
   it('runs every container hardened: read-only root, no capabilities beyond need, no-new-privileges', async () => {

@@ -87,8 +87,9 @@ export class CertManager {
     await this.ensureLocal();
     const mode = this.directory ? 'acme' : 'local';
     const saved = await this.store.state();
-    // A change of mode (or a first start) starts with a clean slate of failures.
-    if (saved?.mode !== mode) await this.store.saveState({ mode, failures: 0 });
+    // A change of mode (or a first start) starts with a clean slate of failures. Written again
+    // either way, so that a state file from before the monitor read it (mode 600) becomes readable.
+    await this.store.saveState(saved?.mode === mode ? saved : { mode, failures: 0 });
     if (!this.directory)
       this.log.info(
         { step: 'mode' },

@@ -2,7 +2,8 @@
 // then "current" (a symlink nginx reads through) is switched to it with one rename, so
 // nginx never sees a key from one certificate with the chain of another. Everything is
 // mode 600 (owner only): nginx's master process, the same user, reads it before dropping
-// privileges.
+// privileges. All but state.json, which holds no secret: the monitor (another user) reads
+// its failed renewals for an alert.
 import { mkdir, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,6 +26,7 @@ export interface StoredState {
 }
 
 const FILE_MODE = 0o600;
+const PUBLIC_MODE = 0o644;
 const KEEP_RELEASES = 3;
 
 /** Splits a PEM bundle into its certificates, leaf first. */
@@ -48,10 +50,12 @@ export class CertStore {
     }
   }
 
-  async write(parts: string[], content: string): Promise<void> {
+  async write(parts: string[], content: string, mode = FILE_MODE): Promise<void> {
     const file = this.path(...parts);
     await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-    await writeFile(`${file}.tmp`, content, { mode: FILE_MODE });
+    // A new file each time: writeFile sets the mode only on one it creates.
+    await rm(`${file}.tmp`, { force: true });
+    await writeFile(`${file}.tmp`, content, { mode });
     await rename(`${file}.tmp`, file);
   }
 
@@ -97,5 +101,5 @@ export class CertStore {
     return text ? (JSON.parse(text) as StoredState) : undefined;
   }
 
-  saveState = (state: StoredState) => this.write(['state.json'], `${JSON.stringify(state, null, 2)}\n`);
+  saveState = (state: StoredState) => this.write(['state.json'], `${JSON.stringify(state, null, 2)}\n`, PUBLIC_MODE);
 }

@@ -18,6 +18,23 @@ export interface MonitorConfig {
   SERVER_IPV4: string;
   DNS_RESOLVER: string;
   LOG_LEVEL: string;
+  ALERT_WEBHOOK_URL: string;
+  ALERT_SMTP_URL: string;
+  ALERT_EMAIL_TO: string;
+  ALERT_EMAIL_FROM: string;
+  ALERT_RAISE_AFTER_SECONDS: number;
+  ALERT_CLEAR_AFTER_SECONDS: number;
+  ALERT_DISK_PATH: string;
+  ALERT_DISK_PERCENT: number;
+  ALERT_MEMORY_PERCENT: number;
+  ALERT_CERT_DAYS: number;
+  ALERT_5XX_PERCENT: number;
+  ALERT_5XX_MIN_REQUESTS: number;
+  ALERT_5XX_WINDOW_SECONDS: number;
+  ALERT_RETRIES: number;
+  ALERT_RETRY_SECONDS: number;
+  ALERT_STATE_FILE: string;
+  CERTS_STATE_FILE: string;
 }
 
 const schema = {
@@ -53,9 +70,37 @@ const schema = {
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       default: 'info',
     },
+    // Where alerts go: neither set, none are sent (they still show on /status).
+    ALERT_WEBHOOK_URL: { type: 'string', pattern: '^$|^https?://[^\\s]+$', default: '' },
+    ALERT_SMTP_URL: { type: 'string', pattern: '^$|^smtps?://[^\\s]+$', default: '' },
+    ALERT_EMAIL_TO: { type: 'string', pattern: '^$|^[^@\\s]+@[^@\\s]+(,\\s*[^@\\s]+@[^@\\s]+)*$', default: '' },
+    ALERT_EMAIL_FROM: { type: 'string', pattern: '^$|^[^@\\s]+@[^@\\s]+$', default: '' },
+    // A condition must hold this long before its alert starts (a part restarting, a short
+    // spike), and be gone this long before it clears: no storm from one that flaps.
+    ALERT_RAISE_AFTER_SECONDS: { type: 'integer', minimum: 0, maximum: 86400, default: 30 },
+    ALERT_CLEAR_AFTER_SECONDS: { type: 'integer', minimum: 0, maximum: 86400, default: 120 },
+    // A path on the filesystem that holds the stack's volumes: the status-log volume is one.
+    ALERT_DISK_PATH: { type: 'string', minLength: 1, default: '/srv/status-log' },
+    ALERT_DISK_PERCENT: { type: 'number', exclusiveMinimum: 0, maximum: 100, default: 90 },
+    ALERT_MEMORY_PERCENT: { type: 'number', exclusiveMinimum: 0, maximum: 100, default: 90 },
+    ALERT_CERT_DAYS: { type: 'integer', minimum: 1, maximum: 365, default: 14 },
+    ALERT_5XX_PERCENT: { type: 'number', minimum: 0, maximum: 100, default: 5 },
+    ALERT_5XX_MIN_REQUESTS: { type: 'integer', minimum: 1, default: 20 },
+    ALERT_5XX_WINDOW_SECONDS: { type: 'integer', minimum: 5, maximum: 600, default: 60 },
+    ALERT_RETRIES: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
+    ALERT_RETRY_SECONDS: { type: 'number', minimum: 0, maximum: 600, default: 5 },
+    // The alerts on when the monitor stopped, on its own volume: a restart does not send them again.
+    ALERT_STATE_FILE: { type: 'string', minLength: 1, default: '/srv/state/alerts.json' },
+    // The certs service's record of its renewals (failures since the last success), on its volume.
+    CERTS_STATE_FILE: { type: 'string', minLength: 1, default: '/srv/certs/state.json' },
   },
 } as const;
 
 export function loadMonitorConfig(env: NodeJS.ProcessEnv = process.env): MonitorConfig {
-  return envSchema<MonitorConfig>({ schema, data: env, dotenv: false });
+  const config = envSchema<MonitorConfig>({ schema, data: env, dotenv: false });
+  if (config.ALERT_SMTP_URL && !config.ALERT_EMAIL_TO)
+    throw new Error('ALERT_EMAIL_TO must name who gets the alerts when ALERT_SMTP_URL is set');
+  if (config.ALERT_EMAIL_TO && !config.ALERT_SMTP_URL)
+    throw new Error('ALERT_SMTP_URL must name the SMTP server when ALERT_EMAIL_TO is set');
+  return config;
 }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { diskUsedShare, readMemoryUsedShare, readRenewal, type AlertFacts } from './alert-checks.js';
+import type { Alerting } from './alerting.js';
 import type { MonitorConfig } from './config.js';
 import { PartTracker, type PartHistory } from './history.js';
 import { NginxLog, StatusLogReader, type NginxRequest } from './nginx-log.js';
@@ -153,6 +155,7 @@ export class Monitor {
   private appDownSince?: number;
   private lastDeploy?: { from: number; at: number; failedRequests: number; kind: string };
   private readonly appUrls: string[];
+  private readonly failingFacts = new Set<string>();
   latest?: ReturnType<Monitor['snapshot']>;
   private site: {
     dns?: DnsFacts;
@@ -165,6 +168,7 @@ export class Monitor {
   constructor(
     private readonly config: MonitorConfig,
     private readonly warn: (err: unknown, message: string) => void,
+    private readonly alerting?: Alerting,
   ) {
     this.db = dbStatusReader({
       host: config.DB_HOST,
@@ -279,7 +283,42 @@ export class Monitor {
     // The monitor runs in the server's namespace: if it answers, the server is up.
     this.trackers.server.observe(true, now, now - os.uptime() * 1000);
     for (const part of PARTS) this.metrics.up(part, this.trackers[part].history.up === true);
+    if (this.alerting) await this.alerting.check(await this.alertFacts(this.alerting, now), now);
     this.latest = this.snapshot(now);
+  }
+
+  /** A fact's value, or undefined when it could not be read: said once when it starts failing, not every tick. */
+  private fact<T>(result: PromiseSettledResult<T>, failure: string): T | undefined {
+    if (result.status === 'fulfilled') {
+      this.failingFacts.delete(failure);
+      return result.value;
+    }
+    if (!this.failingFacts.has(failure)) this.warn(result.reason, failure);
+    this.failingFacts.add(failure);
+    return undefined;
+  }
+
+  /** What the alerts are judged by; a figure that cannot be read is left out and logged. */
+  private async alertFacts(alerting: Alerting, now: number): Promise<AlertFacts> {
+    const [disk, memory, renewal] = await Promise.allSettled([
+      diskUsedShare(alerting.diskPath),
+      readMemoryUsedShare(),
+      readRenewal(this.config.CERTS_STATE_FILE),
+    ]);
+    const windowEnd = now - NGINX_LOG_DELAY_MS;
+    const responses = this.nginxLog.between(windowEnd - alerting.windowMs, windowEnd);
+    return {
+      parts: {
+        nginx: this.trackers.nginx.history.up,
+        app: this.trackers.app.history.up,
+        db: this.trackers.db.history.up,
+      },
+      diskUsedShare: this.fact(disk, `cannot read the disk's use at ${alerting.diskPath}`),
+      memoryUsedShare: this.fact(memory, 'cannot read the memory use'),
+      certificateDaysLeft: this.site.certificateDaysLeft,
+      renewal: this.fact(renewal, `cannot read ${this.config.CERTS_STATE_FILE}`),
+      responses: { total: responses.length, errors: responses.filter((r) => r.status >= 500).length },
+    };
   }
 
   /** The app was replaced or came back: how long it was away and what users saw meanwhile. */
@@ -323,6 +362,7 @@ export class Monitor {
 
     return {
       at: new Date(now).toISOString(),
+      alerts: (this.alerting?.active ?? []).map((a) => ({ ...a, since: new Date(a.since).toISOString() })),
       parts: {
         user: {
           health: (recentNginx.length > 0 ? 'up' : 'unknown') as Health,

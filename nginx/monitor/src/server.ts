@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import Fastify, { LogController } from 'fastify';
+import { Alerting } from './alerting.js';
 import { loadMonitorConfig } from './config.js';
 import { Monitor } from './monitor.js';
 import { recentAppRequest } from './sources.js';
@@ -27,7 +28,8 @@ const app = Fastify({
   // A page left open holds one events connection; ending them must not wait for that.
   forceCloseConnections: true,
 });
-const monitor = new Monitor(config, (err, message) => app.log.warn({ err }, message));
+const alerting = await Alerting.start(config, app.log);
+const monitor = new Monitor(config, (err, message) => app.log.warn({ err }, message), alerting);
 const listeners = new Set<(data: string) => void>();
 
 app.get(
@@ -103,6 +105,8 @@ const timer = setInterval(() => {
 
 closeWithGrace({ delay: 5_000, logger: app.log }, async () => {
   clearInterval(timer);
+  // An event already taken off the alerts that are on is sent now or never: the grace's delay bounds the wait.
+  await alerting.idle();
   await app.close();
   await monitor.close();
 });

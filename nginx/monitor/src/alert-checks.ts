@@ -1,0 +1,109 @@
+import { readFile, statfs } from 'node:fs/promises';
+import type { Reading } from './alerts.js';
+
+/** The parts whose outage is an alert (the server is the monitor's own namespace: it is up while this runs). */
+export const WATCHED_PARTS = ['nginx', 'app', 'db'] as const;
+type WatchedPart = (typeof WATCHED_PARTS)[number];
+
+/** What one tick knows; undefined where a figure could not be read (that condition keeps its state). */
+export interface AlertFacts {
+  /** Up (true), down (false), or not checked yet. */
+  parts: Record<WatchedPart, boolean | undefined>;
+  diskUsedShare?: number;
+  memoryUsedShare?: number;
+  certificateDaysLeft?: number;
+  /** The certs service's record of its renewal attempts, where it keeps one. */
+  renewal?: { failures: number; lastError?: string };
+  /** nginx's responses in the 5xx window. */
+  responses: { total: number; errors: number };
+}
+
+export interface AlertThresholds {
+  diskPath: string;
+  diskPercent: number;
+  memoryPercent: number;
+  certDays: number;
+  errorPercent: number;
+  errorMinRequests: number;
+  errorWindowSeconds: number;
+}
+
+const percent = (share: number) => `${Math.round(share * 100)} %`;
+
+/**
+ * Each condition's reading from the facts. The last backup's age (older than twice its
+ * schedule) joins these once the stack runs backups on a schedule: until then there is no
+ * schedule to compare with and no reading is made up.
+ */
+export function alertReadings(facts: AlertFacts, t: AlertThresholds): Reading[] {
+  const readings: Reading[] = [];
+  for (const part of WATCHED_PARTS) {
+    const up = facts.parts[part];
+    if (up !== undefined) readings.push({ key: `down:${part}`, on: !up, text: `${part} is down` });
+  }
+  if (facts.diskUsedShare !== undefined)
+    readings.push({
+      key: 'disk',
+      on: facts.diskUsedShare * 100 > t.diskPercent,
+      text: `disk ${percent(facts.diskUsedShare)} used at ${t.diskPath}, above ${t.diskPercent} %`,
+    });
+  if (facts.memoryUsedShare !== undefined)
+    readings.push({
+      key: 'memory',
+      on: facts.memoryUsedShare * 100 > t.memoryPercent,
+      text: `memory ${percent(facts.memoryUsedShare)} used, above ${t.memoryPercent} %`,
+    });
+  if (facts.certificateDaysLeft !== undefined)
+    readings.push({
+      key: 'certificate:expiry',
+      on: facts.certificateDaysLeft < t.certDays,
+      text: `the certificate nginx serves expires in ${facts.certificateDaysLeft} days (alert under ${t.certDays})`,
+    });
+  if (facts.renewal)
+    readings.push({
+      key: 'certificate:renewal',
+      on: facts.renewal.failures > 0,
+      text: `certificate renewal failing (${facts.renewal.failures} failed since the last success): ${facts.renewal.lastError ?? 'no message'}`,
+    });
+  const { total, errors } = facts.responses;
+  // Too few requests say nothing about a rate: one failed request of two is not an outage.
+  readings.push({
+    key: '5xx',
+    on: total >= t.errorMinRequests && (errors / total) * 100 > t.errorPercent,
+    text: `${errors} of ${total} responses were 5xx in the last ${t.errorWindowSeconds} s (${percent(total ? errors / total : 0)}, above ${t.errorPercent} %)`,
+  });
+  return readings;
+}
+
+/** Used share of the filesystem holding `path`, as df counts it (space reserved for root is not available). */
+export async function diskUsedShare(path: string): Promise<number> {
+  const s = await statfs(path);
+  const used = s.blocks - s.bfree;
+  return used + s.bavail > 0 ? used / (used + s.bavail) : 0;
+}
+
+/** Used share of the machine's memory: what the kernel could not hand out now without swapping (MemAvailable). */
+export function memoryUsedShare(meminfo: string): number {
+  const kib = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(meminfo);
+    if (!match) throw new Error(`/proc/meminfo has no ${name}`);
+    return Number(match[1]);
+  };
+  return 1 - kib('MemAvailable') / kib('MemTotal');
+}
+
+export const readMemoryUsedShare = async () => memoryUsedShare(await readFile('/proc/meminfo', 'utf8'));
+
+/** The certs service's state file: how many renewal attempts failed since the last success. Undefined while it keeps none. */
+export async function readRenewal(file: string): Promise<AlertFacts['renewal']> {
+  let text;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const state = JSON.parse(text) as { failures?: unknown; lastError?: unknown };
+  if (typeof state.failures !== 'number') throw new Error(`${file} has no failure count`);
+  return { failures: state.failures, lastError: typeof state.lastError === 'string' ? state.lastError : undefined };
+}
