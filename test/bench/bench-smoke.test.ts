@@ -27,7 +27,7 @@ beforeAll(async () => {
     generatorCpus: undefined,
     generatorImage: `webstack/wrk:${images.tag}`,
   });
-}, 300_000);
+}, 600_000);
 
 afterAll(async () => {
   // Nothing the bench started outlives it.
@@ -76,10 +76,23 @@ describe('npm run bench (smoke: a few seconds, behaviour only)', () => {
     expect(report.sweepErrorsUpToKnee).toBe(0);
   });
 
+  it("reads each of the stack's containers' memory at rest and under load", () => {
+    expect(report.memory.map((m) => m.service)).toEqual(['server', 'db', 'app', 'nginx', 'certs', 'monitor']);
+    for (const m of report.memory) {
+      expect(m.restMiB, m.service).toBeGreaterThan(0);
+      expect(m.loadMiB, m.service).toBeGreaterThan(0);
+    }
+    // The app and the database hold tens of MiB at least; a sleeping namespace owner far less.
+    const app = report.memory.find((m) => m.service === 'app')!;
+    const server = report.memory.find((m) => m.service === 'server')!;
+    expect(app.loadMiB).toBeGreaterThan(server.loadMiB);
+  });
+
   it('writes a markdown report with every row and an SVG chart', () => {
     const md = markdownReport(report, 'latest.svg', 'npm run bench');
     for (const step of report.steps) expect(md).toContain(`| ${step.route} | ${step.via} |`);
     for (const ratio of report.ratios) expect(md).toContain(`| ${ratio.name} |`);
+    for (const m of report.memory) expect(md).toContain(`| ${m.service} | `);
     expect(md).toContain('![throughput per route and the connection sweep](latest.svg)');
     const svg = svgChart(report);
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);

@@ -89,8 +89,10 @@ describe('bench report', () => {
       ],
       maxAppRssMiB: 100,
       sweepErrorsUpToKnee: 0,
+      memory: [{ service: 'app', restMiB: 61.25, loadMiB: 80.5 }],
     };
     const md = markdownTables(report);
+    expect(md).toContain('| app | 61.3 | 80.5 |');
     expect(md).toContain('| GET /api/posts | nginx | 1,234 |');
     expect(md).toContain('| GET /api/posts | app direct | 2,345 |');
     expect(md).toContain('| API read: through nginx ÷ direct to the app | 0.53 | 0.40–0.61 | ≥ 0.85 | no |');

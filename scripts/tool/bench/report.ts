@@ -63,6 +63,12 @@ export function markdownTables(report: BenchReport): string {
     ...report.sweep.map((s) => stepRow(s, String(s.connections))),
     '',
     `Knee: ${report.kneeConnections} connections, the fewest that reach 90 % of the sweep's peak throughput; more connections add latency, not throughput.`,
+    '',
+    "Memory per container, as `docker stats` shows it (the cgroup's usage less its inactive page cache): at rest before the first step, and the most read right after each round of the per-route table and after the sweep (under load):",
+    '',
+    '| container | at rest MiB | under load MiB |',
+    '| --- | ---: | ---: |',
+    ...report.memory.map((m) => `| ${m.service} | ${fixed(m.restMiB)} | ${fixed(m.loadMiB)} |`),
   ];
   return lines.join('\n');
 }

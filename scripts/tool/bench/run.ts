@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type Docker from 'dockerode';
-import { cpuTimeNs, peakRssMiB, resetPeakRss } from '../core/docker.js';
+import { cpuTimeNs, findServiceContainer, memoryMiB, peakRssMiB, resetPeakRss } from '../core/docker.js';
 import { cpuTimeMs, logPipelinePids } from './log-pipeline.js';
 import {
   BARE_FASTIFY_PORT,
@@ -76,6 +76,13 @@ export interface Ratio {
   target?: number;
 }
 
+/** One of the stack's containers: its memory at rest, and the most seen right after a load step. */
+export interface ContainerMemory {
+  service: string;
+  restMiB: number;
+  loadMiB: number;
+}
+
 export interface BenchReport {
   startedAt: string;
   machine: {
@@ -97,6 +104,7 @@ export interface BenchReport {
   ratios: Ratio[];
   maxAppRssMiB: number;
   sweepErrorsUpToKnee: number;
+  memory: ContainerMemory[];
 }
 
 export const POST_BODY = JSON.stringify({ author: 'bench', body: 'A post written by the benchmark, about this long.' });
@@ -183,7 +191,12 @@ interface Context {
   bareFastify: Docker.Container;
   /** Every container of this stack that serves the load (whose containerd-shims count), not wrk's. */
   stackContainerIds: string[];
+  /** The stack's own services, whose memory is read after each round and the sweep, with the most seen. */
+  memory: Map<string, { container: Docker.Container; restMiB: number; loadMiB: number }>;
 }
+
+/** The stack's services whose memory the report shows (the bench's extra processes aside). */
+const MEMORY_SERVICES = ['server', 'db', 'app', 'nginx', 'certs', 'monitor'];
 
 /**
  * One load step: warm-up, then measured, with the app's peak RSS, the database's CPU and
@@ -231,6 +244,14 @@ async function measure(ctx: Context, route: Route, via: Via, connections: number
     logCpuMsPer1k: per1k(dockerdMs + shimsMs),
     shimCpuMsPer1k: per1k(shimsMs),
   };
+}
+
+/**
+ * Each service's memory right after a round of load, the most seen kept. Once per round, not
+ * per step: a stats call costs dockerd work, which the steps count as the log pipeline's.
+ */
+async function readMemoryUnderLoad(ctx: Context): Promise<void> {
+  for (const entry of ctx.memory.values()) entry.loadMiB = Math.max(entry.loadMiB, await memoryMiB(entry.container));
 }
 
 /** The ratios the issue sets targets for, and the ones that explain them, from one round's steps. */
@@ -331,6 +352,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const noStatusLog = await stack.startNginxWithoutStatusLog();
     // Whose shims count: every container of this stack that serves the load (not wrk's).
     const servers = [stack.server, stack.db, stack.app, stack.nginx, bareNginx, ...Object.values(secondApp)];
+    // At rest: seeded, the extra processes started, no load yet.
+    const memory: Context['memory'] = new Map();
+    for (const service of MEMORY_SERVICES) {
+      const container = await findServiceContainer(opts.project, service, { runningOnly: true });
+      if (container) memory.set(service, { container, restMiB: await memoryMiB(container), loadMiB: 0 });
+    }
     const ctx: Context = {
       stack,
       generator,
@@ -339,6 +366,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       unloggedApp: unlogged.app,
       unmeteredApp,
       bareFastify,
+      memory,
       stackContainerIds: [...servers, ...Object.values(unlogged), unmeteredApp, bareFastify, noStatusLog].map(
         (c) => c.id,
       ),
@@ -354,6 +382,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const steps: Step[] = [];
       for (const { route, via } of pairs) steps.push(await measure(ctx, route, via, opts.connections));
       rounds.push(steps);
+      await readMemoryUnderLoad(ctx);
     }
     const steps = pairs.map((_, i) => medianStep(rounds.map((round) => round[i]!)));
     // The sweep measures one server: one app process again.
@@ -361,6 +390,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const readRoute = ROUTES.find((r) => r.name === 'GET /api/posts') as Route;
     const sweep: Step[] = [];
     for (const connections of opts.sweep) sweep.push(await measure(ctx, readRoute, 'nginx', connections));
+    await readMemoryUnderLoad(ctx);
     const { knee, errorsUpToKnee } = kneeOf(sweep);
 
     return {
@@ -387,6 +417,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       ratios: ratiosOf(rounds),
       maxAppRssMiB: Math.max(...steps.map((s) => s.appRssMiB), ...sweep.map((s) => s.appRssMiB)),
       sweepErrorsUpToKnee: errorsUpToKnee,
+      memory: [...memory].map(([service, { restMiB, loadMiB }]) => ({ service, restMiB, loadMiB })),
     };
   } finally {
     await stack.close();

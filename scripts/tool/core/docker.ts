@@ -215,6 +215,17 @@ export async function cpuTimeNs(container: Docker.Container): Promise<number> {
 }
 
 /**
+ * A container's memory as `docker stats` shows it: the cgroup's usage less its inactive
+ * page cache (cgroup v1's total_inactive_file, v2's inactive_file), in MiB.
+ */
+export async function memoryMiB(container: Docker.Container): Promise<number> {
+  const { memory_stats: memory } = await container.stats({ stream: false, 'one-shot': true } as { stream: false });
+  const stats = memory.stats as unknown as Record<string, number | undefined>;
+  const inactive = stats.total_inactive_file ?? stats.inactive_file ?? 0;
+  return (memory.usage - inactive) / 1024 / 1024;
+}
+
+/**
  * Forgets the peak RSS of a container's main process (PID 1), so the next reading of
  * VmHWM is the peak during what runs in between (see proc(5), clear_refs "5").
  */
