@@ -64,6 +64,15 @@ const target = () => `root@${vps.address}`;
 const onVps = (command: string) => sshOk(vps.host, asRoot(vps.host, command));
 const api = (path: string, options = {}) =>
   request({ port: 443, ca: root, address: vps.address }, path, { host: SITE_DOMAIN, ...options });
+/** Clients on the site over HTTPS until `until` settles (4 reading and writing, or 2 reading). */
+const loadUntil = (until: Promise<unknown>, writes = false) =>
+  runTraffic({
+    port: { port: 443, ca: root, address: vps.address },
+    connections: writes ? 4 : 2,
+    until,
+    ...(writes ? { mix: readWriteMix } : {}),
+    maxDurationMs: 600_000,
+  });
 /** The first snapshot /status/events sends (server-sent events), read over HTTPS with the password. */
 interface StatusSnapshot {
   parts: {
@@ -296,14 +305,6 @@ describe('setup from zero', { timeout: 900_000 }, () => {
 
 describe('operating the server', { timeout: 600_000 }, () => {
   it('deploys and rolls back under load over HTTPS with no failed request', async () => {
-    const load = (until: Promise<unknown>) =>
-      runTraffic({
-        port: { port: 443, ca: root, address: vps.address },
-        connections: 4,
-        until,
-        mix: readWriteMix,
-        maxDurationMs: 600_000,
-      });
     const image = (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim();
     // The working tree is what setup shipped, so building it again would give the same image:
     // the new release is that image with a label of its own, shipped and switched to.
@@ -316,7 +317,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
     cpSync(`${REPO_ROOT}app/migrations`, migrations, { recursive: true });
     const file = writeDeployFile('deploy-second.yml', { ...vpsSection, app: { image: second, migrations } });
     const deploying = vpsCommand(['deploy'], { ...env, DEPLOY_FILE: file });
-    const duringDeploy = await load(deploying);
+    const duringDeploy = await loadUntil(deploying, true);
     const deployed = await deploying;
     timings.push(`deploy: ${(deployed.ms / 1000).toFixed(1)} s (ship, switch)`);
     expect(deployed.code, deployed.output).toBe(0);
@@ -328,7 +329,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
     );
 
     const rollingBack = vpsCommand(['rollback', target(), '--identity', keys.identity], env);
-    const duringRollback = await load(rollingBack);
+    const duringRollback = await loadUntil(rollingBack, true);
     const rolledBack = await rollingBack;
     timings.push(`rollback: ${(rolledBack.ms / 1000).toFixed(1)} s`);
     expect(rolledBack.code, rolledBack.output).toBe(0);
@@ -388,12 +389,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
       ['deploy', target(), '--identity', keys.identity, '--image', neverReady, '--ready-timeout', '15'],
       { ...env, REGISTRY: registry },
     );
-    const load = await runTraffic({
-      port: { port: 443, ca: root, address: vps.address },
-      connections: 2,
-      until: attempt,
-      maxDurationMs: 600_000,
-    });
+    const load = await loadUntil(attempt);
     const result = await attempt;
     expect(result.code).toBe(1);
     expect(result.output).toContain('deploy refused, nothing was switched and the live app keeps serving');
@@ -585,12 +581,7 @@ describe(
     it('rolls back to the oldest kept release under load with no failed request; the list shows it live', async () => {
       const oldest = kept.at(-1)!;
       const rollingBack = vpsCommand(['rollback', target(), oldest.name, '--identity', keys.identity], env);
-      const load = await runTraffic({
-        port: { port: 443, ca: root, address: vps.address },
-        connections: 2,
-        until: rollingBack,
-        maxDurationMs: 600_000,
-      });
+      const load = await loadUntil(rollingBack);
       const rolledBack = await rollingBack;
       timings.push(`rollback to a chosen release: ${(rolledBack.ms / 1000).toFixed(1)} s`);
       expect(rolledBack.code, rolledBack.output).toBe(0);
