@@ -163,7 +163,10 @@ async function pruneReleases(host: Host, options: { keep?: number; log: Log }): 
   const before = await storedBytes();
   const { releases, live, previous, repo } = await serverReleases(host);
   const kept = keptReleases(releases, keep, [live, previous]);
-  log(`pruning ${hostLabel(host)}: keeping the ${keep} most recently live releases, the live and the previous always`);
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  log(
+    `pruning ${hostLabel(host)}: keeping the last ${count(keep, 'release')} live, and the live and the previous one always`,
+  );
   const known = new Set(releases.map((r) => r.id));
   const removed: Release[] = [];
   const others: string[] = [];
@@ -190,9 +193,9 @@ async function pruneReleases(host: Host, options: { keep?: number; log: Log }): 
   const after = await storedBytes();
   const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
   const freedBytes = Math.max(0, before - after);
-  log(`  removed ${dangling} dangling image${dangling === 1 ? '' : 's'} and the build cache`);
   log(
-    `kept ${kept.size} release${kept.size === 1 ? '' : 's'}, removed ${removed.length}; ${mib(freedBytes)} MiB freed (images and build cache: ${mib(before)} → ${mib(after)} MiB)`,
+    `kept ${count(kept.size, 'release')}; removed ${count(removed.length, 'release')}, ${count(others.length, 'other app image')}, ` +
+      `${count(dangling, 'dangling image')} and the build cache; ${mib(freedBytes)} MiB freed (images and build cache: ${mib(before)} → ${mib(after)} MiB)`,
   );
   return { removed, others, dangling, freedBytes };
 }
