@@ -571,7 +571,7 @@ describe(
         `${count} deploys through the registry, each pruning: ${((performance.now() - started) / 1000).toFixed(1)} s`,
       );
       expect(last).toMatch(
-        /pruning root@\S+: keeping the last 5 releases live, and the live and the previous one always/,
+        /pruning root@\S+: keeping the 5 most recently live releases, and the live and the previous one always/,
       );
       expect(last).toMatch(/MiB freed \(images and build cache: \d+ → \d+ MiB\)/);
       kept = await listed();

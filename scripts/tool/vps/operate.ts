@@ -165,7 +165,7 @@ async function pruneReleases(host: Host, options: { keep?: number; log: Log }): 
   const kept = keptReleases(releases, keep, [live, previous]);
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   log(
-    `pruning ${hostLabel(host)}: keeping the last ${count(keep, 'release')} live, and the live and the previous one always`,
+    `pruning ${hostLabel(host)}: keeping the ${keep} most recently live ${keep === 1 ? 'release' : 'releases'}, and the live and the previous one always`,
   );
   const known = new Set(releases.map((r) => r.id));
   const removed: Release[] = [];
