@@ -1,6 +1,19 @@
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
+import { dispatch } from '../../scripts/tool/commands/dispatch.js';
+import { COMMANDS } from '../../scripts/tool/commands/index.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 import { parseFacts, setupProblems } from '../../scripts/tool/vps/facts.js';
+import { grepOption, logsCommand, sinceOption, withoutEscapes } from '../../scripts/tool/vps/operate.js';
+import {
+  chooseRelease,
+  DEFAULT_KEEP_RELEASES,
+  formatReleases,
+  keepFrom,
+  keptReleases,
+  readReleases,
+} from '../../scripts/tool/vps/releases.js';
 import { outcomes } from '../../scripts/tool/vps/server.js';
 import { envLine, envSettings, parseSets } from '../../scripts/tool/vps/settings.js';
 
@@ -96,5 +109,150 @@ describe("scripts/vps: the server's .env settings", () => {
       changed: ['b', 'd'],
       removed: ['E', 'F'],
     });
+  });
+});
+
+describe("scripts/vps: the server's releases, read from its record", () => {
+  const [a, b, c, d] = ['aaaaaaaaaaaa', 'bbbbbbbbbbbb', 'cccccccccccc', 'dddddddddddd'];
+  const record = [
+    '2026-12-01T10:00:00.000Z setup: 9 changes; webstack/app:v1 (aaaaaaaaaaaa) live as webstack/app:v1',
+    '2026-12-01T11:00:00.000Z setup: 1 change; webstack/app:v1 (aaaaaaaaaaaa) live as webstack/app:v1',
+    '2026-12-02T10:00:00.000Z deploy: webstack/app:v1-r2 (bbbbbbbbbbbb) live as webstack/app:v1',
+    '2026-12-03T10:00:00.000Z deploy: webstack/app:v1-r3 (cccccccccccc) live as webstack/app:v1',
+    // Written before rollbacks named their release.
+    '2026-12-04T10:00:00.000Z rollback: bbbbbbbbbbbb live as webstack/app:v1',
+    '2026-12-05T10:00:00.000Z setup: 2 changes; webstack/app:v1',
+    '2026-12-06T10:00:00.000Z deploy: registry:5000/webstack/app:x (dddddddddddd) live as webstack/app:v1',
+  ].join('\n');
+  const all = [a, b, c, d].map((id) => `sha256:${id}${'0'.repeat(52)}`);
+
+  it('lists each release once, most recently live first, with every period it was live', () => {
+    const releases = readReleases(record, all, all[3]!, 'webstack/app:v1');
+    expect(releases.map((r) => [r.id, r.name, r.live])).toEqual([
+      [d, 'registry:5000/webstack/app:x', true],
+      [b, 'webstack/app:v1-r2', false],
+      [c, 'webstack/app:v1-r3', false],
+      [a, 'webstack/app:v1', false],
+    ]);
+    expect(releases[1]!.periods.map((p) => [p.from.toISOString(), p.to?.toISOString()])).toEqual([
+      ['2026-12-02T10:00:00.000Z', '2026-12-03T10:00:00.000Z'],
+      ['2026-12-04T10:00:00.000Z', '2026-12-06T10:00:00.000Z'],
+    ]);
+    expect(formatReleases(releases).split('\n')).toEqual([
+      `LIVE  ${d}  registry:5000/webstack/app:x  2026-12-06T10:00:00Z to now`,
+      `      ${b}  webstack/app:v1-r2  2026-12-02T10:00:00Z to 2026-12-03T10:00:00Z, 2026-12-04T10:00:00Z to 2026-12-06T10:00:00Z`,
+      `      ${c}  webstack/app:v1-r3  2026-12-03T10:00:00Z to 2026-12-04T10:00:00Z`,
+      `      ${a}  webstack/app:v1  2026-12-01T10:00:00Z to 2026-12-02T10:00:00Z`,
+    ]);
+  });
+
+  it('shows only releases the server still has; what runs is live, recorded or not', () => {
+    const releases = readReleases(
+      record,
+      [all[0]!, all[2]!, `sha256:${'e'.repeat(64)}`],
+      `sha256:${'e'.repeat(64)}`,
+      'webstack/app:v1',
+    );
+    expect(releases.map((r) => [r.id, r.live])).toEqual([
+      ['e'.repeat(12), true],
+      [c, false],
+      [a, false],
+    ]);
+    expect(readReleases('', all, all[0]!, 'webstack/app:v1').map((r) => r.name)).toEqual(['webstack/app:v1']);
+  });
+
+  it('keeps the N most recently live, the live one and the previous one whatever N says', () => {
+    const releases = readReleases(record, all, all[3]!, 'webstack/app:v1');
+    expect([...keptReleases(releases, 2, [all[3], undefined])]).toEqual([d, b]);
+    expect([...keptReleases(releases, 1, [all[3], all[0]])].sort()).toEqual([a, d]);
+    expect(keptReleases(releases, 5, []).size).toBe(4);
+  });
+
+  it('chooses a release by name or id; an unknown one is refused, naming those there are', () => {
+    const releases = readReleases(record, all, all[3]!, 'webstack/app:v1');
+    expect(chooseRelease(releases, 'webstack/app:v1-r3', 'root@h').id).toBe(c);
+    expect(chooseRelease(releases, b, 'root@h').name).toBe('webstack/app:v1-r2');
+    expect(() => chooseRelease(releases, 'webstack/app:nope', 'root@h')).toThrow(
+      /^no release webstack\/app:nope on root@h; its releases: registry:5000\/webstack\/app:x \(d{12}\), .*; nothing was changed$/,
+    );
+  });
+
+  it("takes KEEP_RELEASES from the server's .env, else the default", () => {
+    expect(keepFrom('SITE_DOMAIN=www.example.com\n')).toBe(DEFAULT_KEEP_RELEASES);
+    expect(keepFrom('KEEP_RELEASES=3\n')).toBe(3);
+    expect(() => keepFrom('KEEP_RELEASES=0\n')).toThrow(/KEEP_RELEASES=0 in the server's .env: give a whole number/);
+    expect(() => keepFrom('KEEP_RELEASES=five\n')).toThrow(/KEEP_RELEASES=five/);
+  });
+});
+
+describe('scripts/vps: logs filters', () => {
+  it('--since: a duration back from now in seconds, or a time in UTC; anything else names the option', () => {
+    expect(sinceOption('30s')).toBe('30s');
+    expect(sinceOption('10m')).toBe('600s');
+    expect(sinceOption('1h30m')).toBe('5400s');
+    expect(sinceOption('1d')).toBe('86400s');
+    expect(sinceOption('2026-12-07T17:00:00Z')).toBe('2026-12-07T17:00:00.000Z');
+    expect(sinceOption('2026-12-07T19:00:00+02:00')).toBe('2026-12-07T17:00:00.000Z');
+    for (const bad of ['10', 'ten minutes', '5w', '2026-13-45', ''])
+      expect(() => sinceOption(bad), bad).toThrow(/^--since .*: give a duration back from now/);
+  });
+
+  it('--grep: a regular expression; a broken one names the option', () => {
+    expect(grepOption('5\\d\\d').test('nginx-1  | "GET / HTTP/1.1" 502')).toBe(true);
+    expect(() => grepOption('(')).toThrow(/^--grep \(: not a regular expression/);
+    expect(() => grepOption('')).toThrow(/^--grep: give a pattern/);
+  });
+
+  it('only the matching lines go through, escapes removed, also a last line without a newline', async () => {
+    const chunks = ['\x1b[2Knginx-1  | GET / 200\nnginx-1  | GET /x 5', '04\napp-1  | ready\napp-1  | oops 500'];
+    expect(await text(Readable.from(chunks.map((c) => Buffer.from(c))).pipe(withoutEscapes(/ 5\d\d/)))).toBe(
+      'nginx-1  | GET /x 504\napp-1  | oops 500',
+    );
+  });
+
+  it('the server runs compose logs with --since as given to it', () => {
+    expect(logsCommand({ tail: 10, since: '600s', service: 'app' }, false)).toBe(
+      'cd /opt/webstack && docker compose logs --tail 10 --since 600s --no-color app',
+    );
+  });
+});
+
+describe('scripts/vps: command lines refused before any server is reached', () => {
+  const run = async (argv: string[]) => {
+    const lines: string[] = [];
+    const status = await dispatch(COMMANDS, ['vps', ...argv], { out: (t) => lines.push(t), err: (t) => lines.push(t) });
+    return { status, output: lines.join('\n') };
+  };
+  // A documentation address (TEST-NET-1): nothing is ever sent to it.
+  const host = 'root@192.0.2.1';
+
+  it('logs: a bad --since or --grep, named', async () => {
+    const since = await run(['logs', host, '--since', 'yesterday']);
+    expect(since.status).toBe(2);
+    expect(since.output).toContain('error: --since yesterday: give a duration back from now');
+    const grep = await run(['logs', host, '--grep', '[']);
+    expect(grep.status).toBe(2);
+    expect(grep.output).toContain('error: --grep [: not a regular expression');
+  });
+
+  it('exec: the command comes after --', async () => {
+    for (const argv of [
+      ['exec', host],
+      ['exec', host, '--'],
+      ['exec', host, 'ls'],
+    ]) {
+      const result = await run(argv);
+      expect(result.status, argv.join(' ')).toBe(2);
+      expect(result.output).toContain('give the command after --, e.g. -- node --version');
+    }
+  });
+
+  it('rollback takes one release; prune a whole --keep', async () => {
+    const two = await run(['rollback', host, 'a', 'b']);
+    expect(two.status).toBe(2);
+    expect(two.output).toContain('unexpected b');
+    const keep = await run(['prune', host, '--keep', '0']);
+    expect(keep.status).toBe(1);
+    expect(keep.output).toContain('--keep must be a whole number of at least 1, not "0"');
   });
 });

@@ -1,13 +1,14 @@
 // scripts/vps end to end on a simulated VPS (test/vps/vps-env.ts): the bad inputs that must
 // change nothing, setup from zero to https://www.foobar.com with Pebble's certificate,
 // the second setup a no-op, the firewall from an outside client, a reboot, deploy and
-// rollback under load over HTTPS, a refused release, backup pulled here and restore.
+// rollback under load over HTTPS, a refused release, backup pulled here and restore; the
+// releases kept after many deploys, a rollback to a chosen one, exec and filtered logs.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { BASE_IMAGE_NAMES } from '../../scripts/tool/core/base-images.js';
 import { docker } from '../../scripts/tool/core/docker.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
@@ -63,6 +64,15 @@ const target = () => `root@${vps.address}`;
 const onVps = (command: string) => sshOk(vps.host, asRoot(vps.host, command));
 const api = (path: string, options = {}) =>
   request({ port: 443, ca: root, address: vps.address }, path, { host: SITE_DOMAIN, ...options });
+/** Clients on the site over HTTPS until `until` settles (4 reading and writing, or 2 reading). */
+const loadUntil = (until: Promise<unknown>, writes = false) =>
+  runTraffic({
+    port: { port: 443, ca: root, address: vps.address },
+    connections: writes ? 4 : 2,
+    until,
+    ...(writes ? { mix: readWriteMix } : {}),
+    maxDurationMs: 600_000,
+  });
 /** The first snapshot /status/events sends (server-sent events), read over HTTPS with the password. */
 interface StatusSnapshot {
   parts: {
@@ -295,14 +305,6 @@ describe('setup from zero', { timeout: 900_000 }, () => {
 
 describe('operating the server', { timeout: 600_000 }, () => {
   it('deploys and rolls back under load over HTTPS with no failed request', async () => {
-    const load = (until: Promise<unknown>) =>
-      runTraffic({
-        port: { port: 443, ca: root, address: vps.address },
-        connections: 4,
-        until,
-        mix: readWriteMix,
-        maxDurationMs: 600_000,
-      });
     const image = (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim();
     // The working tree is what setup shipped, so building it again would give the same image:
     // the new release is that image with a label of its own, shipped and switched to.
@@ -315,7 +317,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
     cpSync(`${REPO_ROOT}app/migrations`, migrations, { recursive: true });
     const file = writeDeployFile('deploy-second.yml', { ...vpsSection, app: { image: second, migrations } });
     const deploying = vpsCommand(['deploy'], { ...env, DEPLOY_FILE: file });
-    const duringDeploy = await load(deploying);
+    const duringDeploy = await loadUntil(deploying, true);
     const deployed = await deploying;
     timings.push(`deploy: ${(deployed.ms / 1000).toFixed(1)} s (ship, switch)`);
     expect(deployed.code, deployed.output).toBe(0);
@@ -327,7 +329,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
     );
 
     const rollingBack = vpsCommand(['rollback', target(), '--identity', keys.identity], env);
-    const duringRollback = await load(rollingBack);
+    const duringRollback = await loadUntil(rollingBack, true);
     const rolledBack = await rollingBack;
     timings.push(`rollback: ${(rolledBack.ms / 1000).toFixed(1)} s`);
     expect(rolledBack.code, rolledBack.output).toBe(0);
@@ -387,12 +389,7 @@ describe('operating the server', { timeout: 600_000 }, () => {
       ['deploy', target(), '--identity', keys.identity, '--image', neverReady, '--ready-timeout', '15'],
       { ...env, REGISTRY: registry },
     );
-    const load = await runTraffic({
-      port: { port: 443, ca: root, address: vps.address },
-      connections: 2,
-      until: attempt,
-      maxDurationMs: 600_000,
-    });
+    const load = await loadUntil(attempt);
     const result = await attempt;
     expect(result.code).toBe(1);
     expect(result.output).toContain('deploy refused, nothing was switched and the live app keeps serving');
@@ -509,6 +506,193 @@ describe('operating the server', { timeout: 600_000 }, () => {
     expect(await passwords()).toBe(before);
   });
 });
+
+describe(
+  'releases on the server: the last 5 kept, any one back, a command in the app, logs filtered',
+  { timeout: 900_000 },
+  () => {
+    /** The live app's image id on the server. */
+    const liveImage = async () =>
+      (await onVps(`docker inspect --format '{{.Image}}' webstack-app-1`)).trim().slice(7, 19);
+    /** scripts/vps releases' lines: [id, name, live]. */
+    const listed = async () => {
+      const result = await vpsCommand(['releases', target(), '--identity', keys.identity], env);
+      expect(result.code, result.output).toBe(0);
+      return result.output
+        .trim()
+        .split('\n')
+        .map((line) => /^(LIVE)?\s+([0-9a-f]{12}) {2}(\S+) {2}/.exec(line))
+        .filter((match) => match !== null)
+        .map(([, live, id, name]) => ({ id: id!, name: name!, live: live === 'LIVE' }));
+    };
+    /**
+     * Releases made here: the app this run built with a label and a layer of their own
+     * (PAD_MIB of random bytes, so that removing one frees space a test can see).
+     */
+    const made: string[] = [];
+    const PAD_MIB = 4;
+    const release = (label: string) => {
+      const ref = `webstack/app:${process.env.IMAGE_TAG}-${label}`;
+      execFileSync('docker', ['build', '-q', '-t', ref, '-'], {
+        input: `FROM webstack/app:${process.env.IMAGE_TAG}\nLABEL webstack.release=${label}\nRUN head -c ${PAD_MIB}M /dev/urandom > /tmp/release-pad\n`,
+      });
+      made.push(ref);
+      return ref;
+    };
+    let kept: Array<{ id: string; name: string; live: boolean }>;
+
+    beforeAll(async () => {
+      // Through the test's registry, which holds every layer already: only each image's config moves.
+      await onVps(
+        `mkdir -p ${certsDir(registry)} && printf '%s' ${shellQuote(registryCert)} > ${certsDir(registry)}/ca.crt`,
+      );
+    });
+
+    afterAll(() => {
+      if (made.length > 0) execFileSync('docker', ['rmi', ...made]);
+    });
+
+    it('each deploy leaves the 5 most recently live releases, the newest live; the others and stray app images go', async () => {
+      const before = await listed();
+      // Seven releases live one after the other at least: those already there and new ones.
+      const count = Math.max(2, 7 - before.length);
+      const started = performance.now();
+      let last = '';
+      for (let i = 1; i <= count; i++) {
+        const ref = release(`keep-${i}`);
+        const deployed = await vpsCommand(['deploy', target(), '--identity', keys.identity, '--image', ref], {
+          ...env,
+          REGISTRY: registry,
+        });
+        expect(deployed.code, deployed.output).toBe(0);
+        last = deployed.output;
+      }
+      timings.push(
+        `${count} deploys through the registry, each pruning: ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+      expect(last).toMatch(
+        /pruning root@\S+: keeping the 5 most recently live releases, and the live and the previous one always/,
+      );
+      expect(last).toMatch(/MiB freed \(images and build cache: \d+ → \d+ MiB\)/);
+      kept = await listed();
+      const expected = [...made.slice(-count).reverse(), ...before.map((r) => r.name)].slice(0, 5);
+      expect(kept.map((r) => r.name)).toEqual(expected);
+      expect(kept[0]!.live).toBe(true);
+      expect(kept[0]!.id).toBe(await liveImage());
+      // No other app image is left: the releases removed, the refused one never live.
+      const appImages = (await onVps("docker image ls --format '{{.ID}}' webstack/app | sort -u")).trim().split('\n');
+      expect(appImages.sort()).toEqual(kept.map((r) => r.id).sort());
+    });
+
+    it('rolls back to the oldest kept release under load with no failed request; the list shows it live', async () => {
+      const oldest = kept.at(-1)!;
+      const rollingBack = vpsCommand(['rollback', target(), oldest.name, '--identity', keys.identity], env);
+      const load = await loadUntil(rollingBack);
+      const rolledBack = await rollingBack;
+      timings.push(`rollback to a chosen release: ${(rolledBack.ms / 1000).toFixed(1)} s`);
+      expect(rolledBack.code, rolledBack.output).toBe(0);
+      expect(rolledBack.output).toContain(`rolling back to ${oldest.name} (${oldest.id})`);
+      expect(load.failed, formatCounts(load)).toBe(0);
+      expect(await liveImage()).toBe(oldest.id);
+      expect((await api('/api/health/ready')).status).toBe(200);
+      const now = await listed();
+      expect(now[0]).toEqual({ ...oldest, live: true });
+      expect(now.filter((r) => r.live)).toHaveLength(1);
+    });
+
+    it('an unknown release is refused by name, and nothing changes', async () => {
+      const record = () => onVps('md5sum /opt/webstack/releases.log; docker image ls -q --no-trunc | sort | md5sum');
+      const [live, before] = [await liveImage(), await record()];
+      const result = await vpsCommand(
+        ['rollback', target(), 'webstack/app:no-such-release', '--identity', keys.identity],
+        env,
+      );
+      expect(result.code).toBe(1);
+      expect(result.output).toContain(`no release webstack/app:no-such-release on root@${vps.address}; its releases: `);
+      expect(result.output).toContain('nothing was changed');
+      expect(await liveImage()).toBe(live);
+      expect(await record()).toBe(before);
+      expect(await onVps('test -e /opt/webstack/.lock && echo locked || echo free')).toBe('free\n');
+    });
+
+    it('prune on demand keeps the live release and the previous one, and says what it removed and freed', async () => {
+      const [live, previous] = (await listed()).slice(0, 2);
+      const pruned = await vpsCommand(['prune', target(), '--keep', '1', '--identity', keys.identity], env);
+      timings.push(`prune: ${(pruned.ms / 1000).toFixed(1)} s`);
+      expect(pruned.code, pruned.output).toBe(0);
+      const freed = /kept 2 releases; removed 3 releases, .*; (\d+) MiB freed/.exec(pruned.output);
+      expect(freed, pruned.output).not.toBeNull();
+      // The three removed releases' own layers at least.
+      expect(Number(freed![1])).toBeGreaterThanOrEqual(3 * PAD_MIB);
+      writeResult('vps-prune.txt', pruned.output);
+      expect(await listed()).toEqual([live, previous]);
+      expect(await liveImage()).toBe(live!.id);
+    });
+
+    it("every container's log is capped as docker-compose.yml's x-logging says", async () => {
+      const { options } = (
+        parse(readFileSync(`${REPO_ROOT}docker-compose.yml`, 'utf8')) as { 'x-logging': { options: object } }
+      )['x-logging'];
+      const caps = await onVps(
+        "docker ps -a --filter label=com.docker.compose.project=webstack --format '{{.Names}}' | xargs docker inspect --format '{{.Name}} {{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}'",
+      );
+      const lines = caps.trim().split('\n');
+      expect(lines.length).toBeGreaterThanOrEqual(5);
+      for (const line of lines) {
+        const [name, type, config] = line.split(' ');
+        expect(type, name).toBe('json-file');
+        expect(JSON.parse(config!), name).toEqual(options);
+      }
+    });
+
+    it('exec runs a command in the live app, its output here and its exit code', async () => {
+      const result = await vpsCommand(
+        [
+          'exec',
+          target(),
+          '--identity',
+          keys.identity,
+          '--',
+          'node',
+          '-e',
+          'console.log("port", process.env.PORT); process.exit(3)',
+        ],
+        env,
+      );
+      expect(result.code, result.output).toBe(3);
+      expect(result.output).toContain('port 5000\n');
+      expect((await vpsCommand(['exec', target(), '--identity', keys.identity, '--', 'true'], env)).code).toBe(0);
+    });
+
+    it('logs --grep shows only the matching lines, --since only those since then', async () => {
+      const token = `releases-${Date.now()}`;
+      await api(`/${token}`);
+      const logs = (since: string) =>
+        vpsCommand(
+          ['logs', target(), 'nginx', '--tail', '1000', '--since', since, '--grep', token, '--identity', keys.identity],
+          env,
+        );
+      // nginx writes its access log at least once a second.
+      const recent = await waitFor(
+        'the request is in the logs',
+        async () => {
+          const result = await logs('10m');
+          return result.output.includes(token) && result;
+        },
+        { timeoutMs: 30_000, intervalMs: 1_000 },
+      );
+      expect(recent.code, recent.output).toBe(0);
+      for (const line of recent.output.trim().split('\n')) expect(line).toMatch(new RegExp(`^nginx-1 +\\| .*${token}`));
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const later = await logs('2s');
+      expect(later.code, later.output).toBe(0);
+      expect(later.output).not.toContain(token);
+      const bad = await vpsCommand(['logs', target(), '--since', 'soon', '--identity', keys.identity], env);
+      expect(bad.code).toBe(2);
+      expect(bad.output).toContain('--since soon: give a duration back from now');
+    });
+  },
+);
 
 afterAll(() => {
   writeResult('vps-times.txt', `${timings.join('\n')}\n`);

@@ -128,13 +128,47 @@ uses that known_hosts file.`,
     }),
     defineCommand({
       name: 'rollback',
-      summary: 'back to the previous release, the same way',
+      summary: 'back to RELEASE (a name or id scripts/vps releases shows; default the previous one), the same way',
+      args: 'HOST [RELEASE]',
+      options: { identity },
+      async run(values, positionals) {
+        const { host, rest } = await hostFrom(positionals, values.identity, 1);
+        const { vpsRollback } = await import('../vps/operate.js');
+        await vpsRollback({ host, env: (await settings()).env, release: rest[0] });
+      },
+    }),
+    defineCommand({
+      name: 'releases',
+      summary: 'the releases on the server, most recently live first, with when each was live',
       args: 'HOST',
       options: { identity },
       async run(values, positionals) {
         const { host } = await hostFrom(positionals, values.identity, 0);
-        const { vpsRollback } = await import('../vps/operate.js');
-        await vpsRollback({ host, env: (await settings()).env });
+        const [{ vpsReleases }, { formatReleases }] = await Promise.all([
+          import('../vps/operate.js'),
+          import('../vps/releases.js'),
+        ]);
+        console.log(formatReleases(await vpsReleases(host)));
+      },
+    }),
+    defineCommand({
+      name: 'prune',
+      summary:
+        'what each deploy does after itself: keep the last KEEP_RELEASES releases (5; the live and previous always), remove the other app images, dangling images and build cache',
+      args: 'HOST',
+      options: {
+        identity,
+        keep: {
+          type: 'string',
+          value: 'N',
+          help: "releases kept this once (default the server's KEEP_RELEASES, else 5)",
+        },
+      },
+      async run(values, positionals) {
+        const { host } = await hostFrom(positionals, values.identity, 0);
+        const keep = values.keep === undefined ? undefined : wholeNumber('keep', values.keep, 0);
+        const { vpsPrune } = await import('../vps/operate.js');
+        await vpsPrune(host, { keep });
       },
     }),
     defineCommand({
@@ -192,14 +226,30 @@ uses that known_hosts file.`,
         identity,
         follow: { type: 'boolean', short: 'f', help: 'keep printing new lines' },
         tail: { type: 'string', value: 'N', default: '100', help: 'lines of the past shown' },
+        since: {
+          type: 'string',
+          value: 'DURATION|TIME',
+          help: "only lines since then: 30s, 10m, 2h, 1d back, or a time (2026-12-07T17:00:00Z; no zone: this machine's)",
+        },
+        grep: { type: 'string', value: 'PATTERN', help: 'only the lines this regular expression matches' },
       },
       async run(values, positionals) {
         const { host, rest } = await hostFrom(positionals, values.identity, 1);
-        const { vpsLogs } = await import('../vps/operate.js');
+        const { vpsLogs, sinceOption, grepOption } = await import('../vps/operate.js');
+        let filters;
+        try {
+          filters = {
+            since: values.since === undefined ? undefined : sinceOption(values.since),
+            grep: values.grep === undefined ? undefined : grepOption(values.grep),
+          };
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
         process.exitCode = await vpsLogs(host, {
           service: rest[0],
           follow: values.follow,
           tail: wholeNumber('tail', values.tail, 100),
+          ...filters,
         });
       },
     }),
@@ -212,6 +262,20 @@ uses that known_hosts file.`,
         const { host, rest } = await hostFrom(positionals, values.identity, 1);
         const { vpsShell } = await import('../vps/operate.js');
         process.exitCode = await vpsShell(host, rest[0]);
+      },
+    }),
+    defineCommand({
+      name: 'exec',
+      summary: "run CMD in the live app's container, its output here; exits with its exit code",
+      args: 'HOST -- CMD [ARGS...]',
+      options: { identity },
+      async run(values, positionals, args) {
+        const end = args.indexOf('--');
+        const command = end === -1 ? [] : args.slice(end + 1);
+        if (command.length === 0) throw new UsageError('give the command after --, e.g. -- node --version');
+        const { host } = await hostFrom(positionals.slice(0, positionals.length - command.length), values.identity, 0);
+        const { vpsExec } = await import('../vps/operate.js');
+        process.exitCode = await vpsExec(host, command);
       },
     }),
   ],

@@ -144,6 +144,8 @@ async function startBeside(d: Deployment, target: string): Promise<void> {
       CapDrop: HostConfig.CapDrop,
       CapAdd: HostConfig.CapAdd,
       SecurityOpt: HostConfig.SecurityOpt,
+      // The same log caps (docker-compose.yml's x-logging), so no container's log grows unbounded.
+      LogConfig: HostConfig.LogConfig,
     },
   });
   try {

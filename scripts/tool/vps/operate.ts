@@ -1,6 +1,6 @@
-// scripts/vps deploy, rollback, backup, restore, logs, status, ssh: the same code as this
-// machine's scripts/deploy, rollback, backup and restore, run against the server's engine
-// (an SSH-forwarded socket) with compose run on the server, where its .env lives.
+// scripts/vps deploy, rollback, releases, prune, backup, restore, logs, status, ssh, exec: the
+// same code as this machine's scripts/deploy, rollback, backup and restore, run against the
+// server's engine (an SSH-forwarded socket) with compose run on the server, where its .env lives.
 import { spawn } from 'node:child_process';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,14 +10,16 @@ import { servedCertificate } from '../cert/status.js';
 import { appMigrations } from '../core/app.js';
 import { ensureBaseImages } from '../core/base-images.js';
 import { compose } from '../core/compose.js';
+import { docker, serviceContainer } from '../core/docker.js';
 import { imagesOf } from '../core/env.js';
 import { REPO_ROOT } from '../core/paths.js';
 import type { Log } from '../core/steps.js';
 import { backup, restore, type BackupResult, type RestoreOptions } from '../local/backup.js';
 import { deploy, rollback, type DeployResult } from '../local/deploy.js';
-import { releaseTag } from '../local/release.js';
+import { previousTag, releaseTag, splitRef } from '../local/release.js';
 import { shipImages } from '../remote/ship.js';
 import { asRoot, hostLabel, shellQuote, sshArgs, sshOk, type Host } from '../remote/ssh.js';
+import { chooseRelease, keepFrom, keptReleases, liveAs, readReleases, shortId, type Release } from './releases.js';
 import { onServerEngine, PROJECT, recordEvent, remoteCompose, shipFiles, STACK_DIR, withServerLock } from './server.js';
 import { buildEnv, serviceStates } from './setup.js';
 
@@ -56,31 +58,153 @@ export async function vpsDeploy(
   return withServerLock(host, 'deploy', async () => {
     // The release's migrations go with it: the deploy runs the server's migrate service on them.
     for (const line of (await shipFiles(host, [], migrations)).split('\n').filter(Boolean)) log(`  ${line}`);
-    const result = await onServerEngine(host, () =>
-      deploy({
+    return onServerEngine(host, async () => {
+      const result = await deploy({
         project: PROJECT,
         env: {},
         image: ref,
         compose: remoteCompose(host),
         readyTimeoutMs: options.readyTimeoutMs,
         log,
-      }),
-    );
-    await recordEvent(host, `deploy: ${ref} (${result.live.slice(7, 19)}) live as ${result.liveRef}`);
-    return result;
+      });
+      await recordEvent(host, `deploy: ${liveAs(ref, result.live, result.liveRef)}`);
+      // The release is live whatever happens here: a failed clean-up is said, not thrown.
+      await pruneReleases(host, { log }).catch((err: Error) =>
+        log(`the release is live, but removing old releases failed: ${err.message}`),
+      );
+      return result;
+    });
   });
 }
 
-/** Switches the server back to the release before the live one, the same zero-downtime way. */
-export async function vpsRollback(options: VpsOptions): Promise<DeployResult> {
-  const { host, log = console.log } = options;
-  return withServerLock(host, 'rollback', async () => {
-    const result = await onServerEngine(host, () =>
-      rollback({ project: PROJECT, env: {}, compose: remoteCompose(host), log }),
-    );
-    await recordEvent(host, `rollback: ${result.live.slice(7, 19)} live as ${result.liveRef}`);
-    return result;
-  });
+/** What the server holds: its releases, most recently live first, and the one a rollback would use. */
+interface ServerReleases {
+  releases: Release[];
+  live: string;
+  previous?: string;
+  /** The repository the live app's image is named in (webstack/app): each release is tagged there. */
+  repo: string;
+}
+
+/** The server's releases: its record of them, the images it has, the app's live image (on the server's engine). */
+async function serverReleases(host: Host): Promise<ServerReleases> {
+  const app = await (await serviceContainer(PROJECT, 'app')).inspect();
+  const { repo, tag } = splitRef(app.Config.Image);
+  const [record, images, previous] = await Promise.all([
+    sshOk(host, asRoot(host, `cat ${STACK_DIR}/releases.log 2>/dev/null || true`)),
+    docker.listImages(),
+    docker
+      .getImage(`${repo}:${previousTag(tag)}`)
+      .inspect()
+      .then((image) => image.Id)
+      .catch(() => undefined),
+  ]);
+  const present = images.map((image) => image.Id);
+  return { releases: readReleases(record, present, app.Image, app.Config.Image), live: app.Image, previous, repo };
+}
+
+/** The releases on the server, most recently live first (scripts/vps releases). */
+export function vpsReleases(host: Host): Promise<Release[]> {
+  return onServerEngine(host, async () => (await serverReleases(host)).releases);
+}
+
+/**
+ * Switches the server to `release` (a name or id scripts/vps releases shows), by default the
+ * one before the live one, the same zero-downtime, health-gated way as a deploy. A release
+ * the server does not have is refused before anything changes.
+ */
+export async function vpsRollback(options: VpsOptions & { release?: string }): Promise<DeployResult> {
+  const { host, release, log = console.log } = options;
+  return withServerLock(host, 'rollback', () =>
+    onServerEngine(host, async () => {
+      let result: DeployResult;
+      let name: string;
+      if (release === undefined) {
+        result = await rollback({ project: PROJECT, env: {}, compose: remoteCompose(host), log });
+        name = (await serverReleases(host)).releases.find((r) => r.id === shortId(result.live))?.name ?? result.liveRef;
+      } else {
+        const { releases, live } = await serverReleases(host);
+        const chosen = chooseRelease(releases, release, hostLabel(host));
+        if (chosen.id === shortId(live))
+          throw new Error(`${chosen.name} (${chosen.id}) is live already; nothing was changed`);
+        log(`rolling back to ${chosen.name} (${chosen.id})`);
+        result = await deploy({ project: PROJECT, env: {}, image: chosen.id, compose: remoteCompose(host), log });
+        name = chosen.name;
+      }
+      await recordEvent(host, `rollback: ${liveAs(name, result.live, result.liveRef)}`);
+      return result;
+    }),
+  );
+}
+
+export interface PruneResult {
+  removed: Release[];
+  /** Other app images (never live, or no longer recorded) removed, by name. */
+  others: string[];
+  /** Dangling images removed. */
+  dangling: number;
+  freedBytes: number;
+}
+
+/** Bytes of image layers and build cache on the engine. */
+async function storedBytes(): Promise<number> {
+  const df = (await docker.df()) as { LayersSize?: number; BuildCache?: Array<{ Size?: number }> };
+  return (df.LayersSize ?? 0) + (df.BuildCache ?? []).reduce((sum, cache) => sum + (cache.Size ?? 0), 0);
+}
+
+/**
+ * Keeps the `keep` most recently live releases (the server's KEEP_RELEASES, else the default),
+ * the live one and the one a rollback would use whatever `keep` says; removes every other
+ * release and app image, dangling images and the build cache. Runs on the server's engine.
+ */
+async function pruneReleases(host: Host, options: { keep?: number; log: Log }): Promise<PruneResult> {
+  const { log } = options;
+  const keep = options.keep ?? keepFrom(await sshOk(host, asRoot(host, `cat ${STACK_DIR}/.env`)));
+  const before = await storedBytes();
+  const { releases, live, previous, repo } = await serverReleases(host);
+  const kept = keptReleases(releases, keep, [live, previous]);
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  log(
+    `pruning ${hostLabel(host)}: keeping the ${keep} most recently live ${keep === 1 ? 'release' : 'releases'}, and the live and the previous one always`,
+  );
+  const known = new Set(releases.map((r) => r.id));
+  const removed: Release[] = [];
+  const others: string[] = [];
+  for (const image of await docker.listImages()) {
+    const id = shortId(image.Id);
+    const tags = (image.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+    if (kept.has(id) || !(known.has(id) || tags.some((t) => splitRef(t).repo === repo))) continue;
+    try {
+      // By name, never forced: the engine refuses to remove an image a container uses.
+      for (const name of tags) await docker.getImage(name).remove();
+      if (tags.length === 0) await docker.getImage(image.Id).remove();
+    } catch (err) {
+      log(`  kept ${tags.join(', ') || id}: ${(err as Error).message}`);
+      continue;
+    }
+    const release = releases.find((r) => r.id === id);
+    if (release) removed.push(release);
+    else others.push(tags.join(', ') || id);
+    log(`  removed ${release ? `release ${release.name} (${id})` : `app image ${tags.join(', ') || id}`}`);
+  }
+  const dangling = (await docker.listImages({ filters: { dangling: ['true'] } })).length;
+  await docker.pruneImages();
+  await docker.pruneBuilder();
+  const after = await storedBytes();
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+  const freedBytes = Math.max(0, before - after);
+  log(
+    `kept ${count(kept.size, 'release')}; removed ${count(removed.length, 'release')}, ${count(others.length, 'other app image')}, ` +
+      `${count(dangling, 'dangling image')} and the build cache; ${mib(freedBytes)} MiB freed (images and build cache: ${mib(before)} → ${mib(after)} MiB)`,
+  );
+  return { removed, others, dangling, freedBytes };
+}
+
+/** scripts/vps prune: what a deploy removes after itself, on demand; `keep` overrides KEEP_RELEASES once. */
+export function vpsPrune(host: Host, options: { keep?: number; log?: Log } = {}): Promise<PruneResult> {
+  return withServerLock(host, 'prune', () =>
+    onServerEngine(host, () => pruneReleases(host, { keep: options.keep, log: options.log ?? console.log })),
+  );
 }
 
 /** A consistent dump of the server's database, streamed to a file here. */
@@ -118,19 +242,27 @@ function attached(host: Host, command: string, tty: boolean): Promise<number> {
 
 /**
  * Text without terminal escapes (colours, ESC[2K line clearing), line by line so that a
- * sequence split between two chunks is still removed whole.
+ * sequence split between two chunks is still removed whole; only the lines `keep` matches
+ * when it is given.
  */
-export function withoutEscapes(): Transform {
+export function withoutEscapes(keep?: RegExp): Transform {
   const decoder = new StringDecoder('utf8');
   let partial = '';
+  const kept = (lines: string[]) =>
+    lines
+      .map((line) => stripVTControlCharacters(line))
+      .filter((line) => !keep || keep.test(line))
+      .map((line) => `${line}\n`)
+      .join('');
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       const lines = (partial + decoder.write(chunk)).split('\n');
       partial = lines.pop() ?? '';
-      done(null, lines.map((line) => `${stripVTControlCharacters(line)}\n`).join(''));
+      done(null, kept(lines));
     },
     flush(done) {
-      done(null, stripVTControlCharacters(partial + decoder.end()));
+      const rest = partial + decoder.end();
+      done(null, rest ? kept([rest]).slice(0, -1) : '');
     },
   });
 }
@@ -139,11 +271,45 @@ export interface LogsOptions {
   service?: string;
   follow?: boolean;
   tail: number;
+  /** Compose's --since: a duration in seconds (`600s`) or an ISO time; see sinceOption. */
+  since?: string;
+  /** Only the lines it matches. */
+  grep?: RegExp;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * --since as a user gives it, a duration back from now (30s, 10m, 2h, 1d, 1h30m) or a time
+ * (2026-12-07T17:00:00Z; without a zone, this machine's), as compose logs takes it: seconds
+ * or a UTC time. A value it cannot read is an error naming the option.
+ */
+export function sinceOption(text: string): string {
+  const given = text.trim();
+  if (/^(\d+[smhd])+$/.test(given)) {
+    let seconds = 0;
+    for (const [, count, unit] of given.matchAll(/(\d+)([smhd])/g)) seconds += Number(count) * DURATION_UNITS[unit!]!;
+    return `${seconds}s`;
+  }
+  const time = new Date(given);
+  if (/^\d{4}-\d{2}-\d{2}/.test(given) && !Number.isNaN(time.getTime())) return time.toISOString();
+  throw new Error(`--since ${text}: give a duration back from now (30s, 10m, 2h, 1d) or a time (2026-12-07T17:00:00Z)`);
+}
+
+/** --grep as a user gives it: a regular expression (JavaScript's), or an error naming the option. */
+export function grepOption(text: string): RegExp {
+  if (text === '') throw new Error('--grep: give a pattern, e.g. --grep " 5[0-9][0-9] "');
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    throw new Error(`--grep ${text}: not a regular expression (${(err as Error).message})`, { cause: err });
+  }
 }
 
 /** The compose logs command line run on the server; without colours unless they go to a terminal. */
 export function logsCommand(options: LogsOptions, terminal: boolean): string {
   const args = ['docker', 'compose', 'logs', '--tail', String(options.tail), ...(options.follow ? ['--follow'] : [])];
+  if (options.since) args.push('--since', options.since);
   if (!terminal) args.push('--no-color');
   if (options.service) args.push(options.service);
   return `cd ${STACK_DIR} && ${args.map(shellQuote).join(' ')}`;
@@ -151,12 +317,13 @@ export function logsCommand(options: LogsOptions, terminal: boolean): string {
 
 /**
  * The stack's logs on the server (compose logs), optionally one service, optionally followed.
- * Into a terminal as they come; into a pipe or a file as plain text: Compose 2.26 starts
- * every line with ESC[2K even with --no-color and no terminal, so the escapes are removed here.
+ * Into a terminal as they come; into a pipe or a file, or filtered by --grep, as plain text:
+ * Compose 2.26 starts every line with ESC[2K even with --no-color and no terminal, so the
+ * escapes are removed here (and a pattern never meets a colour code).
  */
 export async function vpsLogs(host: Host, options: LogsOptions): Promise<number> {
-  const terminal = process.stdout.isTTY === true && process.stderr.isTTY === true;
-  const command = asRoot(host, logsCommand(options, process.stdout.isTTY === true));
+  const terminal = process.stdout.isTTY === true && process.stderr.isTTY === true && !options.grep;
+  const command = asRoot(host, logsCommand(options, process.stdout.isTTY === true && !options.grep));
   if (terminal) return attached(host, command, false);
   const child = spawn('ssh', [...sshArgs(host), command], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number>((resolve, reject) => {
@@ -165,7 +332,9 @@ export async function vpsLogs(host: Host, options: LogsOptions): Promise<number>
   });
   // Container stderr (nginx's error log, say) comes through compose's stderr.
   const to = (from: Readable, out: NodeJS.WriteStream) =>
-    out.isTTY ? pipeline(from, out, { end: false }) : pipeline(from, withoutEscapes(), out, { end: false });
+    out.isTTY && !options.grep
+      ? pipeline(from, out, { end: false })
+      : pipeline(from, withoutEscapes(options.grep), out, { end: false });
   const [code] = await Promise.all([exited, to(child.stdout, process.stdout), to(child.stderr, process.stderr)]);
   return code;
 }
@@ -181,6 +350,17 @@ export function vpsShell(host: Host, service?: string): Promise<number> {
     ? `cd ${STACK_DIR} && docker compose exec ${tty ? '' : '-T '}${shellQuote(service)} sh`
     : `cd ${STACK_DIR} && exec "\${SHELL:-/bin/sh}" -l`;
   return attached(host, asRoot(host, command), tty);
+}
+
+/**
+ * Runs `command` (a program and its arguments) in the live app container, its output streamed
+ * here; resolves with its exit code. With a terminal, one at both ends (an interactive
+ * program works); from a pipe, stdin goes to the command.
+ */
+export function vpsExec(host: Host, command: string[]): Promise<number> {
+  const tty = process.stdin.isTTY === true;
+  const line = ['docker', 'compose', 'exec', ...(tty ? [] : ['-T']), 'app', ...command].map(shellQuote).join(' ');
+  return attached(host, asRoot(host, `cd ${STACK_DIR} && ${line}`), tty);
 }
 
 /** Each service's state and health, the certificate's expiry, disk space, the last release event. */

@@ -28,6 +28,7 @@ import {
   PROJECT,
   withServerLock,
 } from './server.js';
+import { liveAs } from './releases.js';
 import { droppedSettings, envSettings, type SiteSettings } from './settings.js';
 import { checkSite } from './site-check.js';
 
@@ -254,7 +255,13 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
       log(`  ${url}api/health/ready at ${ipv4}: ${answer.status} ${answer.body.trim()} in ${answer.ms.toFixed(0)} ms`);
     });
 
-    if (changes.length > 0) await recordEvent(host, `setup: ${changeCount(changes.length)}; ${images.app}`);
+    if (changes.length > 0) {
+      const liveId = await sshOk(
+        host,
+        asRoot(host, `cd ${STACK_DIR} && docker inspect --format '{{.Image}}' "$(docker compose ps -q app)"`),
+      );
+      await recordEvent(host, `setup: ${changeCount(changes.length)}; ${liveAs(images.app, liveId.trim(), serverApp)}`);
+    }
     const totalMs = step.elapsedMs();
     log(
       changes.length === 0
