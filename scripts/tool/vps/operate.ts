@@ -187,8 +187,18 @@ async function pruneReleases(host: Host, options: { keep?: number; log: Log }): 
     else others.push(tags.join(', ') || id);
     log(`  removed ${release ? `release ${release.name} (${id})` : `app image ${tags.join(', ') || id}`}`);
   }
-  const dangling = (await docker.listImages({ filters: { dangling: ['true'] } })).length;
-  await docker.pruneImages();
+  // Dangling images one by one, not `image prune`: a kept release can be nameless (setup's
+  // first is named only by the live tag, which moves on to the next release).
+  let dangling = 0;
+  for (const image of await docker.listImages({ filters: { dangling: ['true'] } })) {
+    if (kept.has(shortId(image.Id))) continue;
+    try {
+      await docker.getImage(image.Id).remove();
+      dangling++;
+    } catch (err) {
+      log(`  kept ${shortId(image.Id)}: ${(err as Error).message}`);
+    }
+  }
   await docker.pruneBuilder();
   const after = await storedBytes();
   const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
