@@ -252,7 +252,7 @@ describe('scripts/vps: command lines refused before any server is reached', () =
     expect(two.status).toBe(2);
     expect(two.output).toContain('unexpected b');
     const keep = await run(['prune', host, '--keep', '0']);
-    expect(keep.status).toBe(1);
+    expect(keep.status).toBe(2);
     expect(keep.output).toContain('--keep must be a whole number of at least 1, not "0"');
   });
 });

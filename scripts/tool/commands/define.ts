@@ -60,5 +60,4 @@ export function defineCommand<const O extends Options>(command: Command<O>): Com
   return command as unknown as Command;
 }
 
-/** A wrong command line: the dispatcher prints the message and the usage, and exits 2. */
-export class UsageError extends Error {}
+export { UsageError } from '../core/args.js';
