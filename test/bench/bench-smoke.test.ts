@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markdownReport, svgChart } from '../../scripts/tool/bench/report.js';
-import { ROUTES, runBench, type BenchReport } from '../../scripts/tool/bench/run.js';
+import { benchImages, ROUTES, runBench, type BenchReport } from '../../scripts/tool/bench/run.js';
 import { docker } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
     sweep: [1, 4],
     posts: POSTS,
     generatorCpus: undefined,
-    generatorImage: `webstack/wrk:${images.tag}`,
+    ...benchImages(images.tag),
   });
 }, 600_000);
 
@@ -70,7 +70,7 @@ describe('npm run bench (smoke: a few seconds, behaviour only)', () => {
 
   it('seeds the posts table on a fresh stack and works out ratios and the knee', () => {
     expect(report.seeded).toEqual({ before: 0, inserted: POSTS });
-    expect(report.ratios.length).toBe(10);
+    expect(report.ratios.length).toBe(11);
     for (const ratio of report.ratios) expect(ratio.value, ratio.name).toBeGreaterThan(0);
     expect([1, 4]).toContain(report.kneeConnections);
     expect(report.sweepErrorsUpToKnee).toBe(0);

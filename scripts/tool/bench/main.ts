@@ -7,7 +7,7 @@ import { imagesOf, loadEnv } from '../core/env.js';
 import { replaceSection } from '../core/markdown.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { markdownReport, markdownTables, svgChart } from './report.js';
-import { runBench, type BenchReport } from './run.js';
+import { benchImages, runBench, type BenchReport } from './run.js';
 
 const PUBLISHED = path.join(REPO_ROOT, 'scripts/tool/bench/results');
 /** The docs page whose `bench` section `--publish` rewrites. */
@@ -72,7 +72,7 @@ export async function bench(values: BenchOptions, args: string[]): Promise<void>
     sweep: values.sweep.split(',').map((c) => wholeNumber('sweep', c, 1)),
     posts: wholeNumber('posts', values.posts, 100_000, 0),
     generatorCpus: generatorCpus === 'none' ? undefined : generatorCpus,
-    generatorImage: `webstack/wrk:${images.tag}`,
+    ...benchImages(images.tag),
   });
 
   writeResults(values.out ?? path.join(REPO_ROOT, 'test/results/bench'), report, command, log);

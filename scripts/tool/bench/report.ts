@@ -15,6 +15,8 @@ const VIA_MEANING: Record<Step['via'], string> = {
     "to a minimal Fastify + mysql2 server on 127.0.0.1:5004 from the app's image: the app's statement, pool size and response schema, nothing else (`scripts/tool/bench/bare-fastify.mjs`)",
   'nginx, no status log':
     "to an nginx like the live one (same app behind it) but without the monitor's status log (STATUS_LOG unset), port 8084",
+  'nginx, Gunicorn example':
+    "to an nginx like the live one on port 8085 in front of the Gunicorn example (examples/gunicorn: Flask and PyMySQL, its own workers and threads) on 5005, reading 20 of its entries from a database of the bench's own",
 };
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);

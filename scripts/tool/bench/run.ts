@@ -1,10 +1,13 @@
 import os from 'node:os';
 import type Docker from 'dockerode';
-import { cpuTimeNs, findServiceContainer, memoryMiB, peakRssMiB, resetPeakRss } from '../core/docker.js';
+import { ensureBaseImages } from '../core/base-images.js';
+import { buildImage, cpuTimeNs, findServiceContainer, memoryMiB, peakRssMiB, resetPeakRss } from '../core/docker.js';
 import { cpuTimeMs, logPipelinePids } from './log-pipeline.js';
 import {
   BARE_FASTIFY_PORT,
   BARE_NGINX_PORT,
+  GUNICORN_EXAMPLE,
+  GUNICORN_NGINX_PORT,
   NO_STATUS_LOG_NGINX_PORT,
   TWO_APPS_NGINX_PORT,
   UNMETERED_APP_PORT,
@@ -35,6 +38,8 @@ export interface BenchOptions extends StackOptions {
   /** CPUs the load generator is pinned to, or undefined to let it float. */
   generatorCpus: string | undefined;
   generatorImage: string;
+  /** The Gunicorn example's image, built by the bench from examples/gunicorn. */
+  gunicornImage: string;
 }
 
 /** Where the load goes in: the published port from the host, or a process inside the namespace. */
@@ -48,7 +53,8 @@ export type Via =
   | 'nginx, logging off'
   | 'app direct, logging off'
   | 'nginx, no status log'
-  | 'bare Fastify';
+  | 'bare Fastify'
+  | 'nginx, Gunicorn example';
 
 export interface Step {
   route: string;
@@ -107,6 +113,12 @@ export interface BenchReport {
   memory: ContainerMemory[];
 }
 
+/** The images the bench builds for itself, under the stack's tag. */
+export const benchImages = (tag: string) => ({
+  generatorImage: `webstack/wrk:${tag}`,
+  gunicornImage: `webstack/bench-gunicorn:${tag}`,
+});
+
 export const POST_BODY = JSON.stringify({ author: 'bench', body: 'A post written by the benchmark, about this long.' });
 export const STATIC_ASSET = '/assets/style.css';
 export const API_READ = '/api/posts';
@@ -139,6 +151,8 @@ export const ROUTES: Route[] = [
       'bare Fastify',
     ],
   },
+  // The Gunicorn example's equivalent of GET /api/posts: its newest 20 entries as JSON.
+  { name: 'GET /api/entries (Gunicorn)', path: '/api/entries?limit=20', via: ['nginx, Gunicorn example'] },
   { name: 'POST /api/posts', path: API_READ, body: POST_BODY, via: ['published port', 'nginx', 'app direct'] },
   { name: 'GET /api/health/live', path: '/api/health/live', via: ['published port', 'nginx', 'app direct'] },
 ];
@@ -165,6 +179,8 @@ function target(stack: BenchStack, via: Via): { network: string; base: string } 
       return { network: stack.namespace, base: `https://127.0.0.1:${NO_STATUS_LOG_NGINX_PORT}` };
     case 'bare Fastify':
       return { network: stack.namespace, base: `http://127.0.0.1:${BARE_FASTIFY_PORT}` };
+    case 'nginx, Gunicorn example':
+      return { network: stack.namespace, base: `https://127.0.0.1:${GUNICORN_NGINX_PORT}` };
   }
 }
 
@@ -185,10 +201,8 @@ interface Context {
   stack: BenchStack;
   generator: Generator;
   opts: BenchOptions;
-  secondApp: Docker.Container;
-  unloggedApp: Docker.Container;
-  unmeteredApp: Docker.Container;
-  bareFastify: Docker.Container;
+  /** The app process(es) each way in serves from: whose peak RSS a step reports. */
+  appsBehind: Record<Via, Docker.Container[]>;
   /** Every container of this stack that serves the load (whose containerd-shims count), not wrk's. */
   stackContainerIds: string[];
   /** The stack's own services, whose memory is read after each round and the sweep, with the most seen. */
@@ -205,16 +219,7 @@ const MEMORY_SERVICES = ['server', 'db', 'app', 'nginx', 'certs', 'monitor'];
 async function measure(ctx: Context, route: Route, via: Via, connections: number): Promise<Step> {
   const { stack, generator, opts } = ctx;
   const { network, base } = target(stack, via);
-  const apps =
-    via === 'nginx, 2 apps'
-      ? [stack.app, ctx.secondApp]
-      : via.endsWith('logging off')
-        ? [ctx.unloggedApp]
-        : via === 'app direct, no metrics'
-          ? [ctx.unmeteredApp]
-          : via === 'bare Fastify'
-            ? [ctx.bareFastify]
-            : [stack.app];
+  const apps = ctx.appsBehind[via];
   const load = { network, url: base + route.path, connections, ...(route.body ? { body: route.body } : {}) };
   if (opts.warmupSeconds > 0) await runWrk(generator, { ...load, seconds: opts.warmupSeconds });
   await Promise.all(apps.map(resetPeakRss));
@@ -296,6 +301,11 @@ function roundRatios(steps: Step[]): Omit<Ratio, 'min' | 'max'>[] {
       target: 0.9,
     },
     {
+      name: 'API read through the same nginx: the sample (Fastify, mysql2) ÷ the Gunicorn example (Flask, PyMySQL)',
+      value: rps(steps, read, 'nginx') / rps(steps, 'GET /api/entries (Gunicorn)', 'nginx, Gunicorn example'),
+      target: 3,
+    },
+    {
       name: "static asset: the monitor's status log on ÷ off",
       value: rps(steps, asset, 'nginx') / rps(steps, asset, 'nginx, no status log'),
     },
@@ -333,6 +343,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   opts.log(`building the load generator image ${opts.generatorImage} (wrk from Debian)`);
   await buildGenerator(opts.generatorImage, opts.nginxBaseImage);
+  opts.log(`building the Gunicorn example's image ${opts.gunicornImage}`);
+  const { DEBIAN_IMAGE } = await ensureBaseImages(opts.env, opts.log);
+  await buildImage(GUNICORN_EXAMPLE, opts.gunicornImage, DEBIAN_IMAGE ? { DEBIAN_IMAGE } : {});
   const stack = await openStack(opts);
   try {
     opts.log(`seeding: topping posts up to ${opts.posts}`);
@@ -350,6 +363,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const unmeteredApp = await stack.startUnmeteredApp();
     const bareFastify = await stack.startBareFastify();
     const noStatusLog = await stack.startNginxWithoutStatusLog();
+    const gunicorn = await stack.startGunicorn(opts.gunicornImage);
     // Whose shims count: every container of this stack that serves the load (not wrk's).
     const servers = [stack.server, stack.db, stack.app, stack.nginx, bareNginx, ...Object.values(secondApp)];
     // At rest: seeded, the extra processes started, no load yet.
@@ -362,14 +376,28 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       stack,
       generator,
       opts,
-      secondApp: secondApp.app,
-      unloggedApp: unlogged.app,
-      unmeteredApp,
-      bareFastify,
+      appsBehind: {
+        'published port': [stack.app],
+        nginx: [stack.app],
+        'app direct': [stack.app],
+        'bare nginx': [stack.app],
+        'nginx, no status log': [stack.app],
+        'nginx, 2 apps': [stack.app, secondApp.app],
+        'nginx, logging off': [unlogged.app],
+        'app direct, logging off': [unlogged.app],
+        'app direct, no metrics': [unmeteredApp],
+        'bare Fastify': [bareFastify],
+        'nginx, Gunicorn example': [gunicorn.app],
+      },
       memory,
-      stackContainerIds: [...servers, ...Object.values(unlogged), unmeteredApp, bareFastify, noStatusLog].map(
-        (c) => c.id,
-      ),
+      stackContainerIds: [
+        ...servers,
+        ...Object.values(unlogged),
+        unmeteredApp,
+        bareFastify,
+        noStatusLog,
+        ...Object.values(gunicorn),
+      ].map((c) => c.id),
     };
 
     // Interleaved rounds: a burst of someone else's load skews one round, not a ratio.

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -22,6 +22,14 @@ export const UNMETERED_APP_PORT = 5003;
 export const NO_STATUS_LOG_NGINX_PORT = 8084;
 /** A minimal Fastify + mysql2 server with the app's query: what the app's own work costs. */
 export const BARE_FASTIFY_PORT = 5004;
+/** The Gunicorn example app (Flask + PyMySQL), and a copy of the live nginx in front of it. */
+export const GUNICORN_PORT = 5005;
+export const GUNICORN_NGINX_PORT = 8085;
+export const GUNICORN_EXAMPLE = path.join(REPO_ROOT, 'examples/gunicorn');
+/** The example's table, in a database of the bench's own that it drops after: the stack's schema stays as it was. */
+const GUESTBOOK_DATABASE = 'webstack_bench_guestbook';
+/** Entries copied from the seeded posts: more than a page of them. */
+const GUESTBOOK_ENTRIES = 1_000;
 const BARE_NGINX_CONF = path.join(REPO_ROOT, 'scripts/tool/bench/bare-nginx.conf');
 const BARE_FASTIFY = path.join(REPO_ROOT, 'scripts/tool/bench/bare-fastify.mjs');
 
@@ -60,6 +68,11 @@ export interface BenchStack {
   startNginxWithoutStatusLog(): Promise<Docker.Container>;
   /** The bare Fastify server on BARE_FASTIFY_PORT, from the app's image with its environment and Node.js flags. */
   startBareFastify(): Promise<Docker.Container>;
+  /**
+   * The Gunicorn example from `image` on GUNICORN_PORT, its entries copied from the posts,
+   * and an nginx like the live one on GUNICORN_NGINX_PORT in front of it.
+   */
+  startGunicorn(image: string): Promise<{ app: Docker.Container; nginx: Docker.Container }>;
   close(): Promise<void>;
 }
 
@@ -85,6 +98,8 @@ interface Extras {
   prober: Docker.Container;
   started: string[];
   tempDirs: string[];
+  /** What else to undo at the end (in the database), in order. */
+  cleanups: Array<() => Promise<void>>;
 }
 
 /** An extra process joined to the namespace like the stack's own services. */
@@ -266,6 +281,82 @@ async function startBareFastify(extras: Extras, app: Docker.Container): Promise<
   return bare;
 }
 
+const envValue = (env: string[], name: string) => env.find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1);
+
+/** An SQL identifier taken from a setting, checked before it goes into a statement. */
+function identifier(name: string, value: string | undefined): string {
+  if (!value || !/^\w+$/.test(value))
+    throw new Error(`the app's ${name} is not a plain SQL name: ${value ?? '(unset)'}`);
+  return value;
+}
+
+/** Each account of the app's database user, as `'user'@'host'`. */
+async function appAccounts(db: Docker.Container, user: string): Promise<string[]> {
+  const hosts = await sqlAsRoot(db, `SELECT host FROM mysql.user WHERE user = '${user}'`);
+  const accounts = hosts
+    .split('\n')
+    .filter(Boolean)
+    .map((host) => `'${user}'@'${host}'`);
+  if (accounts.length === 0) throw new Error(`the database has no user ${user}`);
+  return accounts;
+}
+
+async function startGunicorn(
+  extras: Extras,
+  app: Docker.Container,
+  nginx: Docker.Container,
+  db: Docker.Container,
+  image: string,
+) {
+  const appEnv = (await app.inspect()).Config.Env;
+  const user = identifier('DB_USER', envValue(appEnv, 'DB_USER'));
+  const posts = identifier('DB_NAME', envValue(appEnv, 'DB_NAME'));
+  const schema = readFileSync(path.join(GUNICORN_EXAMPLE, 'migrations/001_entries.sql'), 'utf8')
+    .trim()
+    .replace(/;$/, '');
+  await sqlAsRoot(db, `CREATE DATABASE IF NOT EXISTS ${GUESTBOOK_DATABASE}`);
+  extras.cleanups.push(async () => {
+    for (const account of await appAccounts(db, user)) {
+      await sqlAsRoot(db, `REVOKE ALL PRIVILEGES ON ${GUESTBOOK_DATABASE}.* FROM ${account}`).catch(() => undefined);
+    }
+    await sqlAsRoot(db, `DROP DATABASE IF EXISTS ${GUESTBOOK_DATABASE}`);
+  });
+  await sqlAsRoot(
+    db,
+    `USE ${GUESTBOOK_DATABASE}; ${schema}; DELETE FROM entries;
+     INSERT INTO entries (name, message, created_at)
+       SELECT LEFT(author, 80), LEFT(body, 1000), created_at FROM ${posts}.posts ORDER BY id DESC LIMIT ${GUESTBOOK_ENTRIES};`,
+  );
+  for (const account of await appAccounts(db, user)) {
+    await sqlAsRoot(db, `GRANT SELECT, INSERT ON ${GUESTBOOK_DATABASE}.* TO ${account}`);
+  }
+  // The example as its README runs it (gunicorn.conf.py's workers and threads), on the stack's database.
+  const gunicorn = await startInNamespace(extras, `${extras.project}-gunicorn`, {
+    Image: image,
+    Env: [
+      `PORT=${GUNICORN_PORT}`,
+      ...['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD'].map((name) => `${name}=${envValue(appEnv, name) ?? ''}`),
+      `DB_NAME=${GUESTBOOK_DATABASE}`,
+    ],
+  });
+  await waitFor(
+    `the Gunicorn example on port ${GUNICORN_PORT} is ready`,
+    () => appIsReady(gunicorn, GUNICORN_PORT, extras.prober),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    },
+  );
+  const front = await startNginxCopy(
+    extras,
+    nginx,
+    `${extras.project}-nginx-gunicorn`,
+    GUNICORN_NGINX_PORT,
+    () => `server 127.0.0.1:${GUNICORN_PORT};\n`,
+  );
+  return { app: gunicorn, nginx: front };
+}
+
 /** The stack to measure: a running project as it is, or a new one from docker-compose.yml. */
 export async function openStack(opts: StackOptions): Promise<BenchStack> {
   let services = await runningServices(opts.project);
@@ -285,6 +376,7 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
     prober: nginx,
     started: [],
     tempDirs: [],
+    cleanups: [],
   };
   let secondApp: Docker.Container[] = [];
   return {
@@ -305,12 +397,14 @@ export async function openStack(opts: StackOptions): Promise<BenchStack> {
       startAppCopy(extras, app, `${extras.project}-app-unmetered`, UNMETERED_APP_PORT, ['METRICS_ENABLED=false']),
     startNginxWithoutStatusLog: () => startNginxWithoutStatusLog(extras, nginx),
     startBareFastify: () => startBareFastify(extras, app),
+    startGunicorn: (image) => startGunicorn(extras, app, nginx, db, image),
     async stopSecondApp() {
       for (const container of secondApp) await removeContainer(container.id);
       secondApp = [];
     },
     async close() {
       for (const id of extras.started) await removeContainer(id);
+      for (const cleanup of extras.cleanups) await cleanup();
       for (const dir of extras.tempDirs) rmSync(dir, { recursive: true, force: true });
       if (takeDown && !opts.keep) {
         opts.log(`taking down compose project ${opts.project}`);

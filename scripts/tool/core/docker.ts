@@ -226,17 +226,30 @@ export async function memoryMiB(container: Docker.Container): Promise<number> {
 }
 
 /**
- * Forgets the peak RSS of a container's main process (PID 1), so the next reading of
- * VmHWM is the peak during what runs in between (see proc(5), clear_refs "5").
+ * Forgets the peak RSS of every process of a container, so the next reading of VmHWM is
+ * the peak during what runs in between (see proc(5), clear_refs "5").
  */
 export async function resetPeakRss(container: Docker.Container): Promise<void> {
-  await execOk(container, ['sh', '-c', 'echo 5 > /proc/1/clear_refs']);
+  await execOk(container, ['sh', '-c', 'for f in /proc/[0-9]*/clear_refs; do echo 5 > "$f"; done 2>/dev/null; true']);
 }
 
-/** Peak RSS of a container's main process since the last reset, in MiB. */
+/**
+ * Peak RSS since the last reset, summed over a container's processes (one for Node.js, a
+ * master and its workers for Gunicorn), in MiB. The reading's own process is left out: the
+ * exec'd `cat` is the only one besides PID 1 whose parent is outside the container.
+ */
 export async function peakRssMiB(container: Docker.Container): Promise<number> {
-  const status = await execOk(container, ['cat', '/proc/1/status']);
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-  if (!match) throw new Error(`no VmHWM in /proc/1/status of ${container.id.slice(0, 12)}`);
-  return Number(match[1]) / 1024;
+  // A process that ends between the glob and the read makes cat fail: the others still count.
+  const { stdout: status } = await execIn(container, ['sh', '-c', 'exec cat /proc/[0-9]*/status 2>/dev/null']);
+  let kB = 0;
+  let found = false;
+  for (const block of status.split(/^(?=Name:)/m)) {
+    const field = (name: string) => new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(block)?.[1];
+    const [pid, ppid, hwm] = [field('Pid'), field('PPid'), field('VmHWM')];
+    if (pid === undefined || hwm === undefined || (ppid === '0' && pid !== '1')) continue;
+    kB += Number(hwm);
+    found = true;
+  }
+  if (!found) throw new Error(`no VmHWM in /proc/*/status of ${container.id.slice(0, 12)}`);
+  return kB / 1024;
 }
