@@ -334,7 +334,9 @@ export async function renewCertificate(
       : 'none from the CA yet';
   if (!reason) return `not due: the certificate renews after ${certInfo(current!.fullchain).renewAt.toISOString()}`;
   cluster.log(`getting a new certificate: ${reason}`);
+  const started = Date.now();
   await runIssuer(cluster, image, acme);
+  const orderedMs = Date.now() - started;
   const issued = await issuedCertificate(cluster);
   if (!issued) throw new GiveUp('the issuer ended without leaving a certificate in the store');
   const outcome = await rollOutCertificate(cluster, await publishCertificate(cluster, issued));
@@ -343,7 +345,8 @@ export async function renewCertificate(
       `nginx did not take the new certificate (${outcome.state}: ${outcome.message}); the edges serve the one they had`,
     );
   const info = certInfo(issued.fullchain);
-  return `renewed (${reason}): ${info.names.join(', ')} from ${info.issuer}, valid until ${info.notAfter.toISOString()}, on every edge${outcome ? ` in ${(outcome.ms / 1000).toFixed(0)} s` : ''}`;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
+  return `renewed (${reason}): ${info.names.join(', ')} from ${info.issuer}, valid until ${info.notAfter.toISOString()}; ordered in ${seconds(orderedMs)}, on every edge ${outcome ? `in ${seconds(outcome.ms)}` : 'already'} (${seconds(Date.now() - started)} in all)`;
 }
 
 export interface DeployOptions {
