@@ -1,12 +1,14 @@
 // The stack on Docker Swarm across three simulated servers, through scripts/cluster: one
 // manager (edge), one worker (edge), one worker holding the database. All traffic goes to
-// 127.0.0.1, where each edge node's port 443 is published.
+// 127.0.0.1, where each edge node's port 443 is published (and, for the ACME test, to its
+// own Pebble and DNS server and the edge nodes on their network).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, docker } from '../../scripts/tool/core/docker.js';
+import { buildImage, docker, removeContainer } from '../../scripts/tool/core/docker.js';
 import { imagesOf } from '../../scripts/tool/core/env.js';
+import { servedCertificate } from '../../scripts/tool/cert/status.js';
 import { request, type Endpoint } from '../../scripts/tool/core/http.js';
 import {
   describeFailures,
@@ -19,6 +21,17 @@ import {
 import { sleep, waitFor } from '../../scripts/tool/core/wait.js';
 import { sshOk, sshRun } from '../../scripts/tool/remote/ssh.js';
 import { unlimited } from '../../scripts/tool/testing/stack.js';
+import {
+  APEX,
+  SITE_DOMAIN,
+  buildAcmeEnv,
+  createNetwork,
+  pebbleAnswers,
+  pebbleOrders,
+  startDns,
+  startPebble,
+  zoneText,
+} from '../https/acme-env.js';
 import { startCluster, type Node, type SimulatedCluster } from './harness.js';
 
 const images = imagesOf(process.env, 'test');
@@ -94,11 +107,15 @@ interface Load {
   appLog: string[];
 }
 
-/** Load through one edge node, writes included, keeping every acknowledged write. */
-async function load(node: Node, until: Promise<unknown>): Promise<Load> {
+/**
+ * Load through the manager's edge node (or through several front doors in turn), writes
+ * included, keeping every acknowledged write.
+ */
+async function load(until: Promise<unknown>, [front, ...alsoAt]: Endpoint[] = [edge(manager)]): Promise<Load> {
   const appLog = sim.followLogs('webstack_app');
   const result = await runTraffic({
-    port: edge(node),
+    port: front!,
+    alsoAt,
     connections: CONNECTIONS,
     until,
     maxDurationMs: 600_000,
@@ -121,7 +138,7 @@ async function load(node: Node, until: Promise<unknown>): Promise<Load> {
 async function report(what: string, { result, appLog }: Load) {
   const outage = outageMs(result.samples);
   console.log(
-    `${what}: ${result.total} requests, ${result.failed} failed (${formatCounts(result)})${outage === null ? '' : `, outage ${(outage / 1000).toFixed(1)} s`}`,
+    `${what}: ${result.total} requests, ${result.failed} failed (${formatCounts(result)})${outage === null ? '' : `, outage ${(outage / 1000).toFixed(1)} s`}${result.movedOn === undefined ? '' : `, ${result.movedOn} moved on to another edge after one could not connect`}`,
   );
   if (result.failed === 0) return;
   const since = new Date(result.startedAt - 2000).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -173,10 +190,13 @@ beforeAll(async () => {
   await sim.cluster(['label', 'n2', 'webstack.edge=true', 'webstack.zone=b']);
   await sim.cluster(['label', 'n3', 'webstack.db=true', 'webstack.zone=c']);
   // One stream per node: layers shared by the images go once.
-  await sim.cluster(['ship', images.app, images.nginx, images.migrate, images.mysql, neverReady, release2], {
-    // Over a local network, compression would only cost CPU.
-    CLUSTER_SHIP_COMPRESS: 'false',
-  });
+  await sim.cluster(
+    ['ship', images.app, images.nginx, images.migrate, images.certs, images.mysql, neverReady, release2],
+    {
+      // Over a local network, compression would only cost CPU.
+      CLUSTER_SHIP_COMPRESS: 'false',
+    },
+  );
   const deployed = await sim.cluster(['deploy', '--replicas', '3', '--state', stateDir]);
   ca = readFileSync(path.join(stateDir, 'certs/local-ca/ca.pem'), 'utf8');
   expect(deployed).toContain(ca.trim());
@@ -281,7 +301,7 @@ describe('the stack on a three-node Swarm', () => {
         await sleep(3000);
       }
     })();
-    const scaled = await load(manager, steps);
+    const scaled = await load(steps);
     await steps;
     await report('scale 1→3→1', scaled);
     expect(scaled.result.failed).toBe(0);
@@ -290,7 +310,7 @@ describe('the stack on a three-node Swarm', () => {
   it('rolls the replicas onto a new release under load with no failed request', async () => {
     await ensureApp({ replicas: 3, image: images.app });
     const update = sim.cluster(['update', '--image', release2]);
-    const updated = await load(manager, update);
+    const updated = await load(update);
     const said = await update;
     await report('rolling update', updated);
     expect(said).toMatch(/^completed/m);
@@ -308,7 +328,7 @@ describe('the stack on a three-node Swarm', () => {
       () => 'completed',
       (err: { stdout?: string }) => err.stdout ?? '',
     );
-    const refused = await load(manager, update);
+    const refused = await load(update);
     const said = await update;
     await report('update to a never-ready release', refused);
     expect(said).toMatch(/rollback_completed/);
@@ -322,7 +342,7 @@ describe('the stack on a three-node Swarm', () => {
     await ensureApp({ replicas: 2, image: release2 });
     // Settings only (the same files and certificate): nothing that runs is replaced.
     const deploy = sim.cluster(['deploy', '--state', stateDir]);
-    const deployed = await load(manager, deploy);
+    const deployed = await load(deploy);
     await deploy;
     await report('deploy again', deployed);
     expect(deployed.result.failed).toBe(0);
@@ -350,7 +370,7 @@ describe('the stack on a three-node Swarm', () => {
       rescheduledMs = Date.now() - stopped;
       await sleep(3000);
     })();
-    const drilled = await load(manager, drill);
+    const drilled = await load(drill);
     await drill;
     await report('worker node stopped', drilled);
     console.log(`replicas of the stopped node running elsewhere after ${(rescheduledMs / 1000).toFixed(1)} s`);
@@ -418,6 +438,85 @@ describe('the stack on a three-node Swarm', () => {
       const read = await request(edge(manager), `/api/posts/${id}`);
       expect(read.status, `post ${id}`).toBe(200);
       expect(read.json<{ body: string }>().body).toBe(body);
+    }
+  }, 600_000);
+  it('gets its certificate from an ACME CA (Pebble) through either edge, and renews it under load across the edges with no failed request', async () => {
+    await ensureApp({ replicas: 3 });
+    const edges = sim.nodes.slice(0, 2);
+    await buildAcmeEnv();
+    // The test's own CA and DNS on a network of their own, which the edge nodes join.
+    const network = await createNetwork(`webstack-test-cluster-acme-${images.tag}`.toLowerCase());
+    const joined: Node[] = [];
+    try {
+      const addresses = edges.map((_, i) => network.at(81 + i));
+      for (const [i, node] of edges.entries()) {
+        await docker.getNetwork(network.name).connect({
+          Container: node.container.id,
+          EndpointConfig: { IPAMConfig: { IPv4Address: addresses[i] } },
+        });
+        joined.push(node);
+      }
+      // Each name at another edge node: the CA validates one through each, and both must
+      // answer with what the issuer (on the manager) holds.
+      await startDns(network, zoneText(`${APEX}. 5 IN A ${addresses[0]}\n${SITE_DOMAIN}. 5 IN A ${addresses[1]}`));
+      // Long enough to outlive the test, so the renewal is asked for (--force), not waited for.
+      const pebble = await startPebble(network, 3600);
+      const { apiCert, root } = await pebbleAnswers(network, pebble);
+      const acme = {
+        ACME_DIRECTORY: `https://${network.pebble}:14000/dir`,
+        ACME_DIRECTORY_CA: apiCert,
+        ACME_EMAIL: 'ops@foobar.com',
+        HSTS_MAX_AGE: '600',
+      };
+      const served = () => Promise.all(edges.map((node) => servedCertificate(node.httpsPort, SITE_DOMAIN)));
+      const pebbleEdge = (node: Node): Endpoint => ({ port: node.httpsPort, ca: root });
+
+      // The stack as deployed (stack.yml takes no ACME setting), its first certificate from
+      // the CA: what a deploy with these settings ends with (it calls renew once nginx runs).
+      let started = Date.now();
+      const first = await sim.cluster(['renew'], acme);
+      console.log(
+        `first certificate: ${((Date.now() - started) / 1000).toFixed(0)} s; ${first.trim().split('\n').at(-1)}`,
+      );
+      expect(first).toMatch(/^renewed \(none from the CA yet\)/m);
+      expect(await pebbleOrders(pebble)).toBe(1);
+      const issued = await served();
+      for (const [i, node] of edges.entries()) {
+        expect(issued[i]!.names.sort(), node.name).toEqual([APEX, SITE_DOMAIN].sort());
+        expect(issued[i]!.issuer).toMatch(/Pebble/i);
+        // Verified against Pebble's root: the whole chain is the CA's.
+        const page = await request(pebbleEdge(node), '/api/posts?limit=1');
+        expect(page.status).toBe(200);
+        expect(page.headers['strict-transport-security']).toBe('max-age=600');
+      }
+      expect(await sim.cluster(['renew'], acme)).toMatch(/^not due: the certificate renews after /m);
+      expect(await pebbleOrders(pebble)).toBe(1);
+
+      // A renewal under load across both edges: a new secret version, one edge at a time.
+      started = Date.now();
+      const renew = sim.cluster(['renew', '--force'], acme);
+      const renewed = await load(renew, edges.map(pebbleEdge));
+      const said = await renew;
+      console.log(`renewal: ${((Date.now() - started) / 1000).toFixed(0)} s; ${said.trim().split('\n').at(-1)}`);
+      await report('certificate renewal across the edges', renewed);
+      expect(said).toMatch(/^renewed \(asked to\)/m);
+      expect(renewed.result.total).toBeGreaterThan(0);
+      expect(renewed.result.failed).toBe(0);
+      expect(await pebbleOrders(pebble)).toBe(2);
+      const after = await served();
+      for (const [i, node] of edges.entries()) {
+        expect(after[i]!.fingerprint, node.name).not.toBe(issued[i]!.fingerprint);
+        expect(after[i]!.notAfter.getTime()).toBeGreaterThan(issued[i]!.notAfter.getTime());
+        expect((await request(pebbleEdge(node), '/')).status).toBe(200);
+      }
+    } finally {
+      await Promise.all([`${network.name}-dns`, `${network.name}-pebble`].map(removeContainer));
+      for (const node of joined)
+        await docker
+          .getNetwork(network.name)
+          .disconnect({ Container: node.container.id, Force: true })
+          .catch(() => undefined);
+      await network.remove();
     }
   }, 600_000);
 });

@@ -30,6 +30,8 @@ export interface TestNetwork {
   pebble: string;
   stack: string;
   registry: string;
+  /** Another fixed address on it (host part 1-254), for the test's own containers. */
+  at(host: number): string;
   remove(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function createNetwork(prefix: string): Promise<TestNetwork> {
       pebble: `${base}.14`,
       stack: `${base}.80`,
       registry: `${base}.50`,
+      at: (host) => `${base}.${host}`,
       remove: () =>
         docker
           .getNetwork(name)

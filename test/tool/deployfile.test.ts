@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stackSettings } from '../../scripts/tool/cluster/settings.js';
+import { acmeSettings, stackSettings } from '../../scripts/tool/cluster/settings.js';
 import { appMigrations } from '../../scripts/tool/core/app.js';
 import { appEnv, loadDeployFile, parseDeployFile } from '../../scripts/tool/core/deployfile.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
@@ -235,5 +235,22 @@ describe('scripts/cluster deploy: the settings stack.yml takes', () => {
     expect(() => stackSettings({ ACME_EMAIL: 'x@example.com', LOG_LEVEL: 'info' }, {}, 'deploy.yml')).toThrow(
       /deploy\.yml: cluster\.settings ACME_EMAIL do not apply on the cluster \(stack\.yml takes RATE_LIMIT_WRITES,.*\); remove them/,
     );
+  });
+});
+
+describe("scripts/cluster deploy and renew: the ACME issuer's settings", () => {
+  it('are off without ACME_DIRECTORY or ACME_EMAIL: the local CA serves', () => {
+    expect(acmeSettings({ HSTS_MAX_AGE: '600', PATH: '/bin' }, 'www.foobar.com')).toBeUndefined();
+  });
+
+  it('are those set, with the site, and nothing else of the environment', () => {
+    expect(acmeSettings({ ACME_EMAIL: 'ops@foobar.com', HSTS_MAX_AGE: '600', PATH: '/bin' }, 'www.foobar.com')).toEqual(
+      { ACME_EMAIL: 'ops@foobar.com', HSTS_MAX_AGE: '600', SITE_DOMAIN: 'www.foobar.com' },
+    );
+  });
+
+  it('refuse a bad value as the certs service would, before the cluster changes', () => {
+    expect(() => acmeSettings({ ACME_DIRECTORY: 'http://ca.example/dir' }, 'www.foobar.com')).toThrow(/ACME_DIRECTORY/);
+    expect(() => acmeSettings({ ACME_EMAIL: 'ops@foobar.com' }, 'foobar.com')).toThrow(/SITE_DOMAIN must be/);
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import type { Logger } from 'pino';
+import { challengeDir } from './probe.js';
 import type { CertStore, Installed } from './store.js';
 
 export interface AcmeRequest {
@@ -86,7 +87,7 @@ export async function issueAcme(store: CertStore, request: AcmeRequest, log: Log
     { commonName: request.names[0], altNames: request.names },
     await acme.crypto.createPrivateEcdsaKey(),
   );
-  const challengeDir = join(request.webroot, '.well-known', 'acme-challenge');
+  const dir = challengeDir(request.webroot);
   log.info({ step: 'order', names: request.names, directory: request.directoryUrl }, 'placing an ACME order');
   const fullchain = await client.auto({
     csr,
@@ -98,13 +99,13 @@ export async function issueAcme(store: CertStore, request: AcmeRequest, log: Log
     skipChallengeVerification: true,
     challengeCreateFn: async (authz, challenge, keyAuthorization) => {
       if (challenge.type !== 'http-01') throw new Error(`unexpected challenge type ${challenge.type}`);
-      await mkdir(challengeDir, { recursive: true, mode: 0o755 });
+      await mkdir(dir, { recursive: true, mode: 0o755 });
       // World-readable: nginx's workers (another user) serve it.
-      await writeFile(join(challengeDir, challenge.token), keyAuthorization, { mode: 0o644 });
+      await writeFile(join(dir, challenge.token), keyAuthorization, { mode: 0o644 });
       log.info({ step: 'challenge', name: authz.identifier.value, token: challenge.token }, 'HTTP-01 answer in place');
     },
     challengeRemoveFn: async (authz, challenge) => {
-      await rm(join(challengeDir, challenge.token), { force: true });
+      await rm(join(dir, challenge.token), { force: true });
       log.info({ step: 'challenge-done', name: authz.identifier.value }, 'HTTP-01 answer removed');
     },
   });

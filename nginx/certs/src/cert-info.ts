@@ -33,3 +33,12 @@ export function certInfo(pem: string | Buffer): CertInfo {
     fingerprint: cert.fingerprint256,
   };
 }
+
+/** Why a certificate must be replaced now (a name it lacks, or two thirds of its life gone), or undefined. */
+export function replaceReason(pem: string | Buffer, wanted: string[], now = new Date()): string | undefined {
+  const info = certInfo(pem);
+  const missing = wanted.filter((name) => !info.names.includes(name));
+  if (missing.length > 0) return `the certificate does not cover ${missing.join(', ')}`;
+  if (now >= info.renewAt) return `two thirds of its lifetime passed (${info.renewAt.toISOString()})`;
+  return undefined;
+}

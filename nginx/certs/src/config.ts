@@ -24,6 +24,10 @@ export interface Config {
   LOCAL_CERT_DAYS: number;
   /** Where nginx answers plain HTTP in this namespace, for the webroot probe before an order. */
   PROBE_URL: string;
+  /** The cluster's issuer (issue.ts): the port it answers HTTP-01 on, behind every edge's nginx. */
+  ISSUER_PORT: number;
+  /** The cluster's issuer: the DNS name of every edge nginx task, each probed before an order. */
+  EDGE_TASKS: string;
   LOG_LEVEL: string;
 }
 
@@ -50,6 +54,8 @@ const schema = {
     ACME_HTTP_RETRIES: { type: 'integer', minimum: 0, maximum: 10, default: 5 },
     LOCAL_CERT_DAYS: { type: 'integer', minimum: 1, maximum: 397, default: 90 },
     PROBE_URL: { type: 'string', pattern: '^http://', default: 'http://127.0.0.1:80' },
+    ISSUER_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080 },
+    EDGE_TASKS: { type: 'string', default: '' },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

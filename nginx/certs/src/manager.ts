@@ -3,17 +3,14 @@
 // certificate first (so nginx can start), then ACME in the background, each attempt
 // preceded by the DNS check and a probe of nginx's challenge path; failures wait with
 // exponential backoff that survives restarts (state.json), so the CA is never hammered.
-import http from 'node:http';
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { configureDirectoryHttp, issueAcme } from './acme.js';
-import { certInfo } from './cert-info.js';
+import { certInfo, replaceReason } from './cert-info.js';
 import { acmeDirectory, type Config } from './config.js';
 import { checkDns } from './dns-check.js';
 import { siteNames } from './domain.js';
 import { issueLocal } from './local-ca.js';
+import { probeChallengePath } from './probe.js';
 import { CertStore, type Installed, type StoredState } from './store.js';
 
 const HOUR_MS = 3_600_000;
@@ -55,13 +52,9 @@ export class CertManager {
   /** Why the installed certificate must be replaced now, or undefined when it is fine. */
   private dueReason(current: Installed | undefined, now: Date): string | undefined {
     if (!current) return 'no certificate yet';
-    const info = certInfo(current.fullchain);
     if (this.directory && current.kind === 'local') return 'serving the local certificate until ACME issues one';
     const wanted = current.kind === 'acme' ? [this.names.canonical, this.names.apex] : this.localNames().dns;
-    const missing = wanted.filter((name) => !info.names.includes(name));
-    if (missing.length > 0) return `the certificate does not cover ${missing.join(', ')}`;
-    if (now >= info.renewAt) return `two thirds of its lifetime passed (${info.renewAt.toISOString()})`;
-    return undefined;
+    return replaceReason(current.fullchain, wanted, now);
   }
 
   /** A local certificate that no longer covers the names or is two thirds through its life. */
@@ -207,35 +200,10 @@ export class CertManager {
 
   /** nginx must serve the webroot on port 80 before the CA is asked to look there. */
   private async probeWebroot(): Promise<void> {
-    const dir = join(this.config.ACME_WEBROOT, '.well-known', 'acme-challenge');
-    const token = `probe-${randomBytes(12).toString('hex')}`;
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    await writeFile(join(dir, token), token, { mode: 0o644 });
     try {
-      const url = new URL(`/.well-known/acme-challenge/${token}`, this.config.PROBE_URL);
-      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.get(url, { headers: { host: this.names.canonical }, timeout: 5_000 }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on('timeout', () => req.destroy(new Error('no answer in 5 s')));
-        req.on('error', reject);
-      });
-      if (answer.status !== 200 || answer.body !== token)
-        throw new StepFailure(
-          'webroot-probe',
-          `nginx on port 80 answered ${answer.status} for the challenge path instead of the file (is nginx up with the acme-challenge volume?)`,
-        );
+      await probeChallengePath(this.config.ACME_WEBROOT, this.config.PROBE_URL, this.names.canonical);
     } catch (err) {
-      if (err instanceof StepFailure) throw err;
-      throw new StepFailure(
-        'webroot-probe',
-        `nginx on port 80 did not answer the challenge path: ${(err as Error).message}`,
-      );
-    } finally {
-      await rm(join(dir, token), { force: true });
+      throw new StepFailure('webroot-probe', (err as Error).message);
     }
   }
 }

@@ -15,6 +15,15 @@ const common = {
   'known-hosts': { type: 'string', value: 'FILE', help: 'the known_hosts file SSH checks the servers against' },
 } as const;
 
+const domain = {
+  type: 'string',
+  value: 'www.D',
+  help: "the site's name (default the deployment file's cluster.domain, else .env's SITE_DOMAIN)",
+} as const;
+
+const siteDomainOf = (values: { domain?: string }, section: { domain?: string } | undefined, env: NodeJS.ProcessEnv) =>
+  values.domain ?? section?.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com';
+
 const deployFile = async () => (await import('../core/deployfile.js')).loadDeployFile();
 
 async function settings() {
@@ -100,13 +109,14 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
     }),
     defineCommand({
       name: 'ship',
-      summary: "send the stack's images (default: app, nginx, migrate, database of IMAGE_TAG) to every node",
+      summary: "send the stack's images (default: app, nginx, migrate, certs, database of IMAGE_TAG) to every node",
       args: '[IMAGE ...]',
       options: common,
       details: 'The images travel compressed unless CLUSTER_SHIP_COMPRESS=false.',
       async run(values, positionals) {
         const { images, compress } = await settings();
-        const refs = positionals.length > 0 ? positionals : [images.app, images.nginx, images.migrate, images.mysql];
+        const refs =
+          positionals.length > 0 ? positionals : [images.app, images.nginx, images.migrate, images.certs, images.mysql];
         for (const result of await (await stack()).ship(await clusterFrom(values), refs, compress)) {
           console.log(`sent ${result.sent.join(', ') || 'nothing'} in ${(result.ms / 1000).toFixed(1)} s`);
         }
@@ -114,7 +124,7 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
     }),
     defineCommand({
       name: 'deploy',
-      summary: "passwords as secrets, the local CA's certificate, docker stack deploy; waits until all runs",
+      summary: 'passwords as secrets, the certificate (local CA, or ACME), docker stack deploy; waits until all runs',
       options: {
         ...common,
         image: { type: 'string', value: 'REF', help: "the app image (default: the one running, else IMAGE_TAG's)" },
@@ -123,20 +133,18 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
           value: 'N',
           help: "app replicas (default: as many as run, else the deployment file's cluster.replicas, else 3)",
         },
-        domain: {
-          type: 'string',
-          value: 'www.D',
-          help: "the site's name (default the deployment file's cluster.domain, else .env's SITE_DOMAIN)",
-        },
+        domain,
         state: {
           type: 'string',
           value: 'DIR',
           help: 'where the secrets and the CA are kept (default ~/.webstack/cluster)',
         },
       },
-      details: 'Again: the app keeps the image and replica count it runs unless --image or --replicas is given.',
+      details: `Again: the app keeps the image and replica count it runs unless --image or --replicas is given.
+With ACME_DIRECTORY or ACME_EMAIL set (.env or the environment, as for one server), the
+local CA's certificate serves until the CA's first one, which the deploy then gets (see renew).`,
       async run(values) {
-        const [{ env, images, file, migrations }, { stackSettings }] = await Promise.all([
+        const [{ env, images, file, migrations }, { acmeSettings, stackSettings }] = await Promise.all([
           settings(),
           import('../cluster/settings.js'),
         ]);
@@ -147,20 +155,52 @@ webstack.zone=Z spreads the app replicas over zones. NODE: a hostname or id from
         const variables = stackSettings(section?.settings ?? {}, env, file?.file);
         // A deploy that changes settings must not undo `update` or `scale`.
         const live = await liveApp(c);
-        const { ca } = await deployStack(c, {
+        const siteDomain = siteDomainOf(values, section, env);
+        const { ca, renewal } = await deployStack(c, {
           release: {
             app: values.image ?? live?.image ?? images.app,
             nginx: images.nginx,
             mysql: images.mysql,
             migrate: images.migrate,
+            certs: images.certs,
           },
           migrations: migrations(),
           stateDir: values.state ?? path.join(homedir(), '.webstack', 'cluster'),
-          siteDomain: values.domain ?? section?.domain ?? env.SITE_DOMAIN ?? 'www.foobar.com',
+          siteDomain,
           appReplicas: wholeNumber('replicas', values.replicas, live?.replicas ?? section?.replicas ?? 3),
           env: variables,
+          acme: acmeSettings(env, siteDomain),
         });
-        console.log(`deployed; the local CA that signed the site's certificate:\n${ca}`);
+        console.log(
+          ca === undefined ? 'deployed' : `deployed; the local CA that signed the site's certificate:\n${ca}`,
+        );
+        if (renewal) console.log(`certificate: ${renewal}`);
+      },
+    }),
+    defineCommand({
+      name: 'renew',
+      summary: 'with ACME on: a new certificate from the CA when due (or --force), rolled out to every edge',
+      options: {
+        ...common,
+        domain,
+        force: { type: 'boolean', default: false, help: 'renew even when the certificate is not due' },
+      },
+      details: `Due: none from the CA yet, a name it lacks, or two thirds of its lifetime gone. Run it
+daily (cron, CI): when nothing is due it changes nothing. The edges keep serving the
+certificate they have if the order or the roll-out fails.`,
+      async run(values) {
+        const [{ env, file, images }, { acmeSettings }] = await Promise.all([
+          settings(),
+          import('../cluster/settings.js'),
+        ]);
+        const acme = acmeSettings(env, siteDomainOf(values, file?.cluster, env));
+        if (!acme)
+          throw new UsageError(
+            "ACME is off: set ACME_DIRECTORY or ACME_EMAIL (.env or the environment); the local CA's certificate needs no renew",
+          );
+        console.log(
+          await (await stack()).renewCertificate(await clusterFrom(values), images.certs, acme, values.force),
+        );
       },
     }),
     defineCommand({

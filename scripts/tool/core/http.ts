@@ -39,6 +39,13 @@ export const sniName = (host: string) => {
 };
 
 /**
+ * Whether a request failed before its connection was made (for HTTPS, before the TLS
+ * handshake completed), so the server cannot have seen it: another address may be tried.
+ * A request on a reused keep-alive connection never counts as such.
+ */
+export const neverConnected = (err: unknown) => (err as { neverConnected?: boolean }).neverConnected === true;
+
+/**
  * One HTTP(S) request to 127.0.0.1 with full control of the Host header (fetch does
  * not allow setting it). A new connection each time, so tests never share keep-alive,
  * unless an agent is given.
@@ -74,8 +81,14 @@ export function request(endpoint: Endpoint, path: string, options: HttpRequest =
       typeof endpoint === 'number'
         ? http.request(target, onResponse)
         : https.request({ ...target, ca: endpoint.ca, servername: servername ?? sniName(host) }, onResponse);
+    // Whether a connection (a TLS session, for HTTPS) was made: without one, nothing was sent.
+    let connected = false;
+    req.on('socket', (socket) => {
+      if (agent) connected = true;
+      else socket.once(typeof endpoint === 'number' ? 'connect' : 'secureConnect', () => (connected = true));
+    });
     req.on('timeout', () => req.destroy(new Error(`no answer from ${address}:${port}${path} in ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (err) => reject(connected ? err : Object.assign(err, { neverConnected: true })));
     req.end(payload);
   });
 }

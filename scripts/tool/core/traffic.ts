@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import { Agent as TlsAgent } from 'node:https';
 import { sleep } from './wait.js';
-import { request, type Endpoint, type HttpRequest, type HttpResponse } from './http.js';
+import { neverConnected, request, type Endpoint, type HttpRequest, type HttpResponse } from './http.js';
 
 /** One request of a load mix: what to send, and how often relative to the others. */
 export interface TrafficRequest {
@@ -13,6 +13,12 @@ export interface TrafficRequest {
 export interface TrafficOptions {
   /** nginx's published port on 127.0.0.1 (with its CA for HTTPS): load only ever goes there. */
   port: Endpoint;
+  /**
+   * The same site's other front doors (a cluster's other edge nodes, all in its DNS): the
+   * requests take turns over all of them, and one that could not connect goes on to the
+   * next, as a browser tries a name's next address. A request once sent is never retried.
+   */
+  alsoAt?: Endpoint[];
   /** Concurrent connections, each sending its next request when the last one answered. */
   connections: number;
   /** Stop after this long, or when `until` settles (whichever comes first). */
@@ -50,6 +56,8 @@ export interface TrafficResult {
   errors: Record<string, number>;
   /** Answers that were not 2xx, plus requests without an answer. */
   failed: number;
+  /** Requests that went on to another front door (alsoAt) after one could not connect. */
+  movedOn?: number;
   latencyMs: { p50: number; p99: number; max: number };
   samples: TrafficSample[];
 }
@@ -115,6 +123,7 @@ export const summarize = (samples: TrafficSample[]): Omit<TrafficResult, 'starte
 export async function runTraffic(options: TrafficOptions): Promise<TrafficResult> {
   const {
     port,
+    alsoAt = [],
     connections,
     durationMs,
     until,
@@ -140,6 +149,21 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   until?.then(stop, stop);
   const next = picker(mix);
   const samples: TrafficSample[] = [];
+  const doors = [port, ...alsoAt];
+  let turn = 0;
+  let movedOn = 0;
+  /** The request at the next door in turn, then at each other one while none could connect. */
+  const send = async (path: string, options: HttpRequest) => {
+    const first = turn++;
+    for (let tried = 0; ; tried++) {
+      try {
+        return await request(doors[(first + tried) % doors.length]!, path, options);
+      } catch (err) {
+        if (tried + 1 >= doors.length || !neverConnected(err)) throw err;
+        movedOn++;
+      }
+    }
+  };
 
   const loop = async () => {
     while (!stopping) {
@@ -148,7 +172,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       const method = options?.method ?? 'GET';
       const sent = performance.now();
       try {
-        const response = await request(port, entry.path, { ...options, timeoutMs, agent });
+        const response = await send(entry.path, { ...options, timeoutMs, agent });
         const sample: TrafficSample = {
           atMs: sent - started,
           status: response.status,
@@ -182,7 +206,13 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   clearTimeout(timer);
   agent?.destroy();
   samples.sort((a, b) => a.atMs - b.atMs);
-  return { startedAt, durationMs: performance.now() - started, ...summarize(samples), samples };
+  return {
+    startedAt,
+    durationMs: performance.now() - started,
+    ...summarize(samples),
+    ...(alsoAt.length > 0 ? { movedOn } : {}),
+    samples,
+  };
 }
 
 /** From the first failed request to the end of the last one: the outage users saw, or null. */
