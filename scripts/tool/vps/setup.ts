@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
 import { appMigrations } from '../core/app.js';
 import { ensureBaseImages } from '../core/base-images.js';
-import { compose, composeServices, composeSettings, runningServices } from '../core/compose.js';
+import { compose, composeSettings, runningServices } from '../core/compose.js';
 import { serviceContainer } from '../core/docker.js';
 import { BUILT_SERVICES, imagesOf } from '../core/env.js';
 import { REPO_ROOT } from '../core/paths.js';
@@ -113,17 +113,20 @@ export async function serviceStates(host: Host): Promise<Array<{ service: string
 }
 
 /**
- * The running services whose container compose would replace for its configuration (its
- * config hash, as compose keeps it on the container, differs from what the files and .env
- * give now).
+ * The running services whose container compose would replace: its configuration (the config
+ * hash compose keeps on the container differs from what the files and .env give now) or its
+ * image (the name it runs from now names another) changed.
  */
-async function configChanged(host: Host): Promise<string[]> {
+async function replacedServices(host: Host): Promise<string[]> {
   const wanted = await remoteCompose(host)(PROJECT, ['config', '--hash', '*'], {});
   const running = await sshOk(
     host,
     asRoot(
       host,
-      `docker ps --filter label=com.docker.compose.project=${PROJECT} --format '{{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.config-hash"}}'`,
+      `for c in $(docker ps -q --filter label=com.docker.compose.project=${PROJECT}); do ` +
+        `docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.config-hash"}} {{.Image}} {{.Config.Image}}' "$c"; ` +
+        `done | while read -r service hash image ref; do ` +
+        `echo "$service $hash $([ "$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null)" = "$image" ] && echo same || echo new)"; done`,
     ),
   );
   const hashes = new Map(
@@ -136,7 +139,9 @@ async function configChanged(host: Host): Promise<string[]> {
     .trim()
     .split('\n')
     .map((line) => line.split(' '))
-    .filter(([service, hash]) => service && hashes.has(service) && hashes.get(service) !== hash)
+    .filter(
+      ([service, hash, image]) => service && hashes.has(service) && (hashes.get(service) !== hash || image === 'new'),
+    )
     .map(([service]) => service!);
 }
 
@@ -349,7 +354,7 @@ async function applyChanges(
 ): Promise<void> {
   const { host, log, step, changes, putBack } = options;
   const label = hostLabel(host);
-  const replaced = await configChanged(host);
+  const replaced = await replacedServices(host);
   const { settings } = outcomes(options.envOutput);
 
   if (replaced.includes('db')) {
@@ -393,13 +398,13 @@ async function applyChanges(
     changes.push("the app's settings switched");
   }
 
-  // The others: compose replaces those whose configuration or image changed, one by one;
-  // --no-deps keeps it from replacing the app and nginx after what they depend on.
-  const rest = composeServices().filter((service) => service !== 'server' && service !== 'app');
-  await step(`updating the other services on ${label} (${rest.join(', ')})`, async () => {
-    await remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--no-deps', '--remove-orphans', ...rest], {});
-    log(
-      `  ${replaced.filter((service) => service !== 'app').join(', ') || 'none'} replaced for a changed configuration`,
+  // The others (the certificate manager, the monitor; the database as agreed), each alone:
+  // --no-deps, and nginx not named unless it changed itself, keep compose from replacing
+  // nginx after a service it depends on.
+  const rest = replaced.filter((service) => service !== 'app');
+  if (rest.length > 0) {
+    await step(`replacing ${rest.join(', ')} on ${label} for a changed configuration`, () =>
+      remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--no-deps', ...rest], {}),
     );
-  });
+  }
 }
