@@ -168,13 +168,16 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     if (removed.length > 0) log(`  ${droppedSettings(removed, options.settingsFile)}`);
     changes.push(...changed);
   };
-  /** What this run's .env and nginx.env replaced, back in place: a refused change leaves the server as it was. */
+  /**
+   * What this run's .env and nginx.env replaced, back: a refused change leaves the server as it
+   * was. Copied into the files, not renamed over them: nginx's container has nginx.env mounted.
+   */
   const putBack = () =>
     sshOk(
       host,
       asRoot(
         host,
-        `cd ${STACK_DIR} && for f in .env nginx.env; do [ ! -f "$f.previous" ] || mv "$f.previous" "$f"; done`,
+        `cd ${STACK_DIR} && for f in .env nginx.env; do [ ! -f "$f.previous" ] || { cat "$f.previous" >"$f" && rm "$f.previous"; }; done`,
       ),
     );
 

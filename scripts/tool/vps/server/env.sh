@@ -69,7 +69,7 @@ if [ ! -f "$nginx_file" ] || [ "$(cat "$nginx_file")" != "$nginx_content" ]; the
     cp -p "$nginx_file" "$nginx_file.previous"
     echo "nginx: settings changed"
   fi
-  printf '%s\n' "$nginx_content" >"$nginx_file.new"
-  chmod 600 "$nginx_file.new"
-  mv "$nginx_file.new" "$nginx_file"
+  # In place, not renamed over: nginx's container has this very file bind-mounted, and a
+  # new file at the path would stay unseen there.
+  printf '%s\n' "$nginx_content" >"$nginx_file"
 fi
