@@ -1,8 +1,10 @@
 // scripts/vps end to end on a simulated VPS (test/vps/vps-env.ts): the bad inputs that must
 // change nothing, setup from zero to https://www.foobar.com with Pebble's certificate,
 // the second setup a no-op, the firewall from an outside client, a reboot, deploy and
-// rollback under load over HTTPS, a refused release, backup pulled here and restore; the
-// releases kept after many deploys, a rollback to a chosen one, exec and filtered logs.
+// rollback under load over HTTPS, a refused release, backup pulled here and restore; settings
+// changed and changed back under load (nginx's reloaded, the app's switched), a value nginx
+// refuses and a database setting refused; the releases kept after many deploys, a rollback
+// to a chosen one, exec and filtered logs.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';

@@ -362,7 +362,7 @@ async function applyChanges(
 
   if (replaced.includes('db')) {
     const named = settings.filter((name) => composeSettings('db').includes(name));
-    const what = `${named.length > 0 ? named.join(', ') : "the database's configuration"} changed: the database takes ${named.length === 1 ? 'it' : 'them'} only on a restart, and the site answers 502 to what needs it until it is back`;
+    const what = `${named.length > 0 ? named.join(', ') : "the database's configuration"} changed: the database takes ${named.length === 1 ? 'it' : 'them'} only on a restart, and the app cannot reach it meanwhile`;
     const agreed =
       options.restartDatabase === true ||
       (options.confirm !== undefined && (await options.confirm(`${what}. Restart the database now?`)));
