@@ -4,7 +4,7 @@
 #
 #   switch-upstream PORT   point the upstream at 127.0.0.1:PORT, check the config, reload,
 #                          and return once every old worker has drained and exited (so no
-#                          keep-alive connection to the previous app is left)
+#                          keep-alive connection to the previous app is left; nginx-reload)
 #   switch-upstream --show print the live port
 #
 # Exit status: 0 done, 1 failed (nothing changed if nginx rejected the config), 2 bad usage.
@@ -25,18 +25,6 @@ fail() {
 
 live_port() {
   sed -n 's/^[[:space:]]*server[[:space:]][[:space:]]*127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$UPSTREAM_FILE" | head -n 1
-}
-
-# Workers title themselves "nginx: worker process" (", is shutting down" while draining);
-# [s] keeps grep from matching its own command line.
-worker_pids() {
-  grep -ls 'nginx: worker proces[s]' /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/cmdline$|\1|' || true
-}
-
-# Hundredths of a second since boot: sub-second timing without non-POSIX date formats.
-now_cs() {
-  read -r uptime _ </proc/uptime
-  echo "${uptime%.*}${uptime#*.}"
 }
 
 [ "$#" -eq 1 ] || usage
@@ -74,28 +62,5 @@ if ! check=$(nginx -t -q 2>&1); then
 fi
 rm -f "$UPSTREAM_FILE.old"
 
-old=" $(worker_pids | tr '\n' ' ')"
-started=$(now_cs)
-nginx -s reload
-deadline=$((started + timeout * 100))
-while :; do
-  current=$(worker_pids)
-  remaining=""
-  fresh=0
-  for pid in $current; do
-    case "$old" in
-      *" $pid "*) remaining="$remaining $pid" ;;
-      *) fresh=$((fresh + 1)) ;;
-    esac
-  done
-  [ -z "$remaining" ] && [ "$fresh" -gt 0 ] && break
-  if [ "$(now_cs)" -ge "$deadline" ]; then
-    fail "old nginx workers still running ${timeout} s after the reload:${remaining:- none, but no new worker started}"
-  fi
-  sleep 0.1
-done
-elapsed=$(($(now_cs) - started))
-# shellcheck disable=SC2086 # one pid per word
-count=$(set -- $old && echo "$#")
-printf 'upstream: 127.0.0.1:%s live, %s old workers drained in %d.%d s\n' \
-  "$port" "$count" "$((elapsed / 100))" "$(((elapsed % 100) / 10))"
+drained=$(nginx-reload "$timeout") || exit 1
+printf 'upstream: 127.0.0.1:%s live, %s\n' "$port" "$drained"

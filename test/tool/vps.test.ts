@@ -104,10 +104,11 @@ describe("scripts/vps: the server's .env settings", () => {
   });
 
   it("counts a server script's changes", () => {
-    expect(outcomes('ok: a\nchanged: b\nprogress: c\nchanged: d\nremoved: E F\n')).toEqual({
+    expect(outcomes('ok: a\nchanged: b\nprogress: c\nchanged: d\nremoved: E F\nsettings: G\n')).toEqual({
       ok: ['a'],
       changed: ['b', 'd'],
       removed: ['E', 'F'],
+      settings: ['G'],
     });
   });
 });

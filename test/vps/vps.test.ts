@@ -1,8 +1,10 @@
 // scripts/vps end to end on a simulated VPS (test/vps/vps-env.ts): the bad inputs that must
 // change nothing, setup from zero to https://www.foobar.com with Pebble's certificate,
 // the second setup a no-op, the firewall from an outside client, a reboot, deploy and
-// rollback under load over HTTPS, a refused release, backup pulled here and restore; the
-// releases kept after many deploys, a rollback to a chosen one, exec and filtered logs.
+// rollback under load over HTTPS, a refused release, backup pulled here and restore; settings
+// changed and changed back under load (nginx's reloaded, the app's switched), a value nginx
+// refuses and a database setting refused; the releases kept after many deploys, a rollback
+// to a chosen one, exec and filtered logs.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -485,25 +487,101 @@ describe('operating the server', { timeout: 600_000 }, () => {
     expect(inApp.output).toMatch(/^v24\./m);
   });
 
-  it('setup with one setting changed names that setting, never its value, and keeps the passwords; one dropped is reported', async () => {
+  it('setup with settings changed names them, never their values, and keeps the passwords; under load each goes live with no failed request', async () => {
     const passwords = () => onVps("grep '^MYSQL_' /opt/webstack/.env");
+    const stackFiles = () => onVps('cd /opt/webstack && md5sum .env nginx.env');
+    const containerId = (service: string) => onVps(`docker inspect --format '{{.Id}}' webstack-${service}-1`);
+    const appPoolSize = () =>
+      onVps(
+        "docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' webstack-app-1 | grep '^DB_POOL_SIZE='",
+      );
+    /** Six writes one after the other: how many nginx let through (201) and how many it limited (429). */
+    const writeBurst = async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++)
+        statuses.push(
+          (await api('/api/posts', { method: 'POST', body: { author: 'limit', body: `burst ${i}` } })).status,
+        );
+      return { created: statuses.filter((s) => s === 201).length, limited: statuses.filter((s) => s === 429).length };
+    };
     const before = await passwords();
+    const [nginxBefore, appBefore] = [await containerId('nginx'), await containerId('app')];
+    expect(await writeBurst()).toEqual({ created: 6, limited: 0 });
+
     // A flag overrides the file's setting; a setting the file no longer has is removed, by name.
     // (A setting whose default suits the others: the ACME retries' default minimum exceeds the maximum set here.)
+    // Writes limited to 1 a minute (nginx's), the app's pool (the app's), the ACME retries (the certs service's).
     const { RATE_LIMIT_READS_BURST: dropped, ...kept } = vpsSection.settings as Record<string, string>;
     expect(dropped).toBeDefined();
     const file = writeDeployFile('deploy-dropped.yml', { ...vpsSection, settings: kept });
-    const result = await vpsCommand([...setupArgs, '--set', 'ACME_RETRY_MAX_SECONDS=5'], { ...env, DEPLOY_FILE: file });
+    const changedFlags = ['--set', 'ACME_RETRY_MAX_SECONDS=5', '--set', 'RATE_LIMIT_WRITES=1r/m'];
+    changedFlags.push('--set', 'RATE_LIMIT_WRITES_BURST=2', '--set', 'DB_POOL_SIZE=4');
+    const changing = vpsCommand([...setupArgs, ...changedFlags], { ...env, DEPLOY_FILE: file });
+    const duringChange = await loadUntil(changing);
+    const result = await changing;
+    timings.push(`setup with settings changed: ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code, result.output).toBe(0);
+    expect(duringChange.failed, formatCounts(duringChange)).toBe(0);
     expect(result.output).toContain(
-      'changed: updated the settings ACME_RETRY_MAX_SECONDS, RATE_LIMIT_READS_BURST in /opt/webstack/.env; passwords kept',
+      'changed: updated the settings ACME_RETRY_MAX_SECONDS, DB_POOL_SIZE, RATE_LIMIT_READS_BURST, RATE_LIMIT_WRITES, RATE_LIMIT_WRITES_BURST in /opt/webstack/.env; passwords kept',
     );
     expect(result.output).toContain(
       `removed: RATE_LIMIT_READS_BURST (set by an earlier setup, now in neither ${file} nor the flags); to keep it, add vps.settings.RATE_LIMIT_READS_BURST to ${file}`,
     );
-    expect(result.output).not.toMatch(/ACME_RETRY_M.._SECONDS=/);
+    expect(result.output).not.toMatch(/(ACME_RETRY_M.._SECONDS|RATE_LIMIT_WRITES|DB_POOL_SIZE)=/);
     expect(await onVps("grep -c '^RATE_LIMIT_READS_BURST=' /opt/webstack/.env || true")).toBe('0\n');
     expect(await passwords()).toBe(before);
+    // nginx reloaded in place, and enforces the new limit; the app was switched to a new container with its new pool.
+    expect(await containerId('nginx')).toBe(nginxBefore);
+    const limited = await writeBurst();
+    expect(limited.created).toBeLessThanOrEqual(3);
+    expect(limited.limited).toBeGreaterThanOrEqual(3);
+    expect(await containerId('app')).not.toBe(appBefore);
+    expect(await appPoolSize()).toBe('DB_POOL_SIZE=4\n');
+
+    // A value nginx rejects: said, the files put back, and the running limit still in force.
+    const files = await stackFiles();
+    const bad = await vpsCommand([...setupArgs, ...changedFlags, '--set', 'RATE_LIMIT_WRITES=fast'], {
+      ...env,
+      DEPLOY_FILE: file,
+    });
+    timings.push(`setup with a value nginx refuses: ${(bad.ms / 1000).toFixed(1)} s`);
+    expect(bad.code, bad.output).toBe(1);
+    expect(bad.output).toContain('nginx refused the new settings (RATE_LIMIT_WRITES); the previous ones are back');
+    expect(bad.output).toContain('invalid rate "rate=fast"');
+    expect(await stackFiles()).toBe(files);
+    expect(await containerId('nginx')).toBe(nginxBefore);
+    expect((await writeBurst()).limited).toBeGreaterThanOrEqual(4);
+    expect((await api('/api/health/ready')).status).toBe(200);
+
+    // The database's setting: refused before anything changes, naming it and the flag.
+    const db = await containerId('db');
+    const refused = await vpsCommand([...setupArgs, ...changedFlags, '--set', 'MYSQL_DATABASE=renamed'], {
+      ...env,
+      DEPLOY_FILE: file,
+    });
+    timings.push(`setup refusing a database restart: ${(refused.ms / 1000).toFixed(1)} s`);
+    expect(refused.code, refused.output).toBe(1);
+    expect(refused.output).toContain('MYSQL_DATABASE changed: the database takes it only on a restart');
+    expect(refused.output).toContain('run setup again with --restart-db');
+    expect(await stackFiles()).toBe(files);
+    expect(await containerId('db')).toBe(db);
+
+    // Back to the deployment file's settings, under load as well: writes unlimited, the default pool (docker-compose.yml's).
+    const restoring = vpsCommand(setupArgs, env);
+    const duringRestore = await loadUntil(restoring);
+    const restored = await restoring;
+    timings.push(`setup back to the file's settings: ${(restored.ms / 1000).toFixed(1)} s`);
+    expect(restored.code, restored.output).toBe(0);
+    expect(duringRestore.failed, formatCounts(duringRestore)).toBe(0);
+    expect(await containerId('nginx')).toBe(nginxBefore);
+    expect(await writeBurst()).toEqual({ created: 6, limited: 0 });
+    expect(await appPoolSize()).toBe('DB_POOL_SIZE=10\n');
+    writeResult(
+      'vps-settings.txt',
+      `settings changed under load: ${duringChange.total} requests, ${formatCounts(duringChange)}, failed ${duringChange.failed}\n` +
+        `settings back under load: ${duringRestore.total} requests, ${formatCounts(duringRestore)}, failed ${duringRestore.failed}\n`,
+    );
   });
 });
 

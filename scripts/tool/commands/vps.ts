@@ -71,13 +71,18 @@ uses that known_hosts file.`,
         caa: { type: 'string', value: 'CA', help: 'the only CA allowed to issue (CAA record)' },
         resolver: { type: 'string', value: 'HOST[:PORT]', help: 'the resolver the DNS check asks' },
         set: { type: 'string', value: 'KEY=VALUE', multiple: true, help: "a setting of the server's .env" },
+        'restart-db': {
+          type: 'boolean',
+          help: 'restart the database when a changed setting needs it, without asking',
+        },
       },
       async run(values, positionals) {
         const { host } = await hostFrom(positionals, values.identity, 0);
-        const [{ readFileSync }, { setupSettings }, { setup }, file] = await Promise.all([
+        const [{ readFileSync }, { setupSettings }, { setup }, { confirm }, file] = await Promise.all([
           import('node:fs'),
           import('../vps/settings.js'),
           import('../vps/setup.js'),
+          import('../core/confirm.js'),
           deployFile(),
         ]);
         let chosen;
@@ -98,6 +103,9 @@ uses that known_hosts file.`,
           dnsResolver: chosen.resolver,
           extra: chosen.extra,
           settingsFile: file?.file,
+          restartDatabase: values['restart-db'],
+          // Asked only in a terminal; a script gets the refusal that names --restart-db.
+          confirm: process.stdin.isTTY ? confirm : undefined,
         });
       },
     }),

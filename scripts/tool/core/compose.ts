@@ -108,3 +108,9 @@ export function composeDefault(service: string, name: string): string {
   if (value === undefined) throw new Error(`docker-compose.yml: ${service}.${name} has no \${${name}:-default}`);
   return value;
 }
+
+/** The settings (.env's names) a service's definition in docker-compose.yml reads, as ${NAME...}. */
+export function composeSettings(service: string): string[] {
+  const names = JSON.stringify(composeService(service)).matchAll(/\$\{([A-Z][A-Z0-9_]*)/g);
+  return [...new Set([...names].map(([, name]) => name!))];
+}

@@ -6,7 +6,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { ComposeRunner } from '../core/compose.js';
+import { parse } from 'yaml';
+import { composeDefault, type ComposeRunner } from '../core/compose.js';
 import { useEngine } from '../core/docker.js';
 import { REPO_ROOT } from '../core/paths.js';
 import type { Log } from '../core/steps.js';
@@ -29,6 +30,18 @@ export const MIGRATIONS_FILES = 'app/migrations';
 export const RELEASE_FILES = [...COMPOSE_FILES, 'db/conf/webstack.cnf', 'scripts/tool/bench/results/latest.json'];
 
 const run = promisify(execFile);
+
+/**
+ * nginx's settings on a server, each as NAME=DEFAULT (docker-compose.yml's default): those the
+ * server's compose file takes out of nginx's environment, as nginx reads them from the file
+ * server/env.sh writes beside .env, and a change goes live by a graceful reload.
+ */
+export function nginxSettings(): string[] {
+  const file = parse(readFileSync(path.join(REPO_ROOT, COMPOSE_FILES[1]!), 'utf8'), { logLevel: 'error' }) as {
+    services: { nginx: { environment: Record<string, unknown> } };
+  };
+  return Object.keys(file.services.nginx.environment).map((name) => `${name}=${composeDefault('nginx', name)}`);
+}
 
 const script = (name: string) => readFileSync(new URL(`./server/${name}`, import.meta.url), 'utf8');
 
@@ -60,12 +73,14 @@ export async function shipFiles(host: Host, files: string[], migrations: string)
 
 /**
  * "ok: …" / "changed: …" lines of a server script, for the user and setup's count of changes;
- * "removed: A B" names the settings the server's .env no longer has.
+ * "removed: A B" names the settings the server's .env no longer has, "settings: A B" those
+ * that changed.
  */
-export function outcomes(output: string): { ok: string[]; changed: string[]; removed: string[] } {
+export function outcomes(output: string): { ok: string[]; changed: string[]; removed: string[]; settings: string[] } {
   const lines = output.split('\n');
   const pick = (kind: string) => lines.filter((l) => l.startsWith(`${kind}: `)).map((l) => l.slice(kind.length + 2));
-  return { ok: pick('ok'), changed: pick('changed'), removed: pick('removed').flatMap((l) => l.split(' ')) };
+  const names = (kind: string) => pick(kind).flatMap((l) => l.split(' ').filter(Boolean));
+  return { ok: pick('ok'), changed: pick('changed'), removed: names('removed'), settings: names('settings') };
 }
 
 /** Compose on the server, in STACK_DIR with its .env; `env` carries only what a command overrides (IMAGE_TAG). */

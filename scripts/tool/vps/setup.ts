@@ -7,16 +7,20 @@ import { promisify } from 'node:util';
 import { servedCertificate } from '../cert/status.js';
 import { appMigrations } from '../core/app.js';
 import { ensureBaseImages } from '../core/base-images.js';
-import { compose, runningServices } from '../core/compose.js';
+import { compose, composeSettings, runningServices } from '../core/compose.js';
+import { serviceContainer } from '../core/docker.js';
 import { BUILT_SERVICES, imagesOf } from '../core/env.js';
 import { REPO_ROOT } from '../core/paths.js';
-import { stepper, type Log } from '../core/steps.js';
+import { stepper, type Log, type Stepper } from '../core/steps.js';
 import { GiveUp, waitFor } from '../core/wait.js';
 import { dnsCheck } from '../dns/commands.js';
+import { deploy } from '../local/deploy.js';
 import { shipImages } from '../remote/ship.js';
 import { asRoot, hostLabel, shellQuote, sshOk, sshRun, type Host } from '../remote/ssh.js';
 import { parseFacts, setupProblems, type ServerFacts } from './facts.js';
 import {
+  nginxSettings,
+  onServerEngine,
   outcomes,
   progressTo,
   RELEASE_FILES,
@@ -46,6 +50,10 @@ export interface SetupOptions extends Omit<SiteSettings, 'serverIpv4'> {
   certTimeoutMs?: number;
   /** The deployment file the settings came from, named when a setting is dropped. */
   settingsFile?: string;
+  /** Restart the database when a changed setting needs it (--restart-db), without asking. */
+  restartDatabase?: boolean;
+  /** Asks the operator (a terminal); without it and without restartDatabase, such a change is refused. */
+  confirm?(question: string): Promise<boolean>;
   /** Environment for building the images here (IMAGE_TAG, base images). */
   env: NodeJS.ProcessEnv;
   log?: Log;
@@ -104,6 +112,42 @@ export async function serviceStates(host: Host): Promise<Array<{ service: string
     });
 }
 
+/**
+ * The running services whose container compose would replace: its configuration (the config
+ * hash compose keeps on the container differs from what the files and .env give now) or its
+ * image (the name it runs from now names another) changed.
+ */
+async function replacedServices(host: Host): Promise<string[]> {
+  const wanted = await remoteCompose(host)(PROJECT, ['config', '--hash', '*'], {});
+  const running = await sshOk(
+    host,
+    asRoot(
+      host,
+      `for c in $(docker ps -q --filter label=com.docker.compose.project=${PROJECT}); do ` +
+        `docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.config-hash"}} {{.Image}} {{.Config.Image}}' "$c"; ` +
+        `done | while read -r service hash image ref; do ` +
+        `echo "$service $hash $([ "$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null)" = "$image" ] && echo same || echo new)"; done`,
+    ),
+  );
+  const hashes = new Map(
+    wanted
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ') as [string, string]),
+  );
+  return running
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter(
+      ([service, hash, image]) => service && hashes.has(service) && (hashes.get(service) !== hash || image === 'new'),
+    )
+    .map(([service]) => service!);
+}
+
+/** The flag that lets setup restart the database for a changed setting. */
+const RESTART_DB_FLAG = '--restart-db';
+
 async function stackHealthy(host: Host): Promise<boolean> {
   const states = await serviceStates(host).catch(() => []);
   // Every service that keeps running but the namespace owner, which host networking leaves unstarted.
@@ -124,6 +168,18 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     if (removed.length > 0) log(`  ${droppedSettings(removed, options.settingsFile)}`);
     changes.push(...changed);
   };
+  /**
+   * What this run's .env and nginx.env replaced, back: a refused change leaves the server as it
+   * was. Copied into the files, not renamed over them: nginx's container has nginx.env mounted.
+   */
+  const putBack = () =>
+    sshOk(
+      host,
+      asRoot(
+        host,
+        `cd ${STACK_DIR} && for f in .env nginx.env; do [ ! -f "$f.previous" ] || { cat "$f.previous" >"$f" && rm "$f.previous"; }; done`,
+      ),
+    );
 
   // The app's choice is checked before the server is touched: a wrong one changes nothing.
   const migrations = appMigrations(options.env, REPO_ROOT);
@@ -210,20 +266,31 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
       if (appLive) log(`  ok: an app release is live on ${label} (${serverApp}); scripts/vps deploy changes it`);
     });
 
+    // Whether the stack ran healthy before this run changed anything: then each change goes
+    // live without a failed request (below), else compose starts what is missing.
+    const wasHealthy = await stackHealthy(host);
+    let envOutput = '';
     await step(`release files and the stack's .env in ${STACK_DIR} on ${label}`, async () => {
       report(await shipFiles(host, RELEASE_FILES, migrations));
-      report(await runScript(host, 'env.sh', [STACK_DIR], { stdin: `${envSettings(settings, images)}\n` }));
+      envOutput = await runScript(host, 'env.sh', [STACK_DIR, ...nginxSettings()], {
+        stdin: `${envSettings(settings, images)}\n`,
+      });
+      report(envOutput);
     });
 
-    await step(`starting the stack on ${label} (host networking, restart unless stopped)`, async () => {
-      if (changes.length === hostChanges && (await stackHealthy(host))) {
-        log('  ok: every service running and healthy');
-        return;
-      }
-      await remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--remove-orphans'], {});
-      changes.push('stack started or updated');
-      log('  changed: stack up, every service healthy');
-    });
+    if (wasHealthy && changes.length > hostChanges) {
+      await applyChanges({ ...options, log, step, changes, envOutput, putBack });
+    } else {
+      await step(`starting the stack on ${label} (host networking, restart unless stopped)`, async () => {
+        if (wasHealthy) {
+          log('  ok: every service running and healthy');
+          return;
+        }
+        await remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--remove-orphans'], {});
+        changes.push('stack started or updated');
+        log('  changed: stack up, every service healthy');
+      });
+    }
 
     if (options.email || options.acmeDirectory) {
       await step(`waiting for the certificate for ${options.domain} from the ACME CA`, async () => {
@@ -271,4 +338,76 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
     log(`live: ${url}`);
     return { changes, url, totalMs };
   });
+}
+
+/**
+ * A running stack to this run's settings, each kind of change the way that fails no request:
+ * nginx's by a graceful reload, the app's by the deploy's health-gated switch, the rest
+ * (the certificate manager, the monitor) by compose alone, none of them serving the site. The
+ * database only restarts when the operator agreed; otherwise nothing changes.
+ */
+async function applyChanges(
+  options: SetupOptions & {
+    log: Log;
+    step: Stepper;
+    changes: string[];
+    envOutput: string;
+    putBack: () => Promise<string>;
+  },
+): Promise<void> {
+  const { host, log, step, changes, putBack } = options;
+  const label = hostLabel(host);
+  const replaced = await replacedServices(host);
+  const { settings } = outcomes(options.envOutput);
+
+  if (replaced.includes('db')) {
+    const named = settings.filter((name) => composeSettings('db').includes(name));
+    const what = `${named.length > 0 ? named.join(', ') : "the database's configuration"} changed: the database takes ${named.length === 1 ? 'it' : 'them'} only on a restart, and the app cannot reach it meanwhile`;
+    const agreed =
+      options.restartDatabase === true ||
+      (options.confirm !== undefined && (await options.confirm(`${what}. Restart the database now?`)));
+    if (!agreed) {
+      await putBack();
+      throw new Error(
+        `${what}; nothing was changed on ${label}. To restart it, run setup again with ${RESTART_DB_FLAG}${options.confirm ? '' : ' (or from a terminal, which asks)'}`,
+      );
+    }
+    log(`  ${what}; restarting it as agreed`);
+  }
+
+  if (/^nginx: settings changed$/m.test(options.envOutput)) {
+    await step(`applying nginx's settings on ${label}: nginx -t, then a graceful reload`, async () => {
+      try {
+        const out = await remoteCompose(host)(PROJECT, ['exec', '-T', 'nginx', 'nginx-settings', 'apply'], {});
+        log(`  ${out.trim()}`);
+      } catch (err) {
+        await putBack();
+        throw new Error(
+          `nginx refused the new settings (${settings.join(', ')}); the previous ones are back in ${STACK_DIR} and still serving: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      changes.push("nginx's settings reloaded");
+    });
+  }
+
+  if (replaced.includes('app')) {
+    await step(`switching the app to its new settings on ${label}: a new instance beside, ready, then switched`, () =>
+      onServerEngine(host, async () => {
+        const live = (await (await serviceContainer(PROJECT, 'app')).inspect()).Image;
+        await deploy({ project: PROJECT, env: {}, image: live, compose: remoteCompose(host), log });
+      }),
+    );
+    changes.push("the app's settings switched");
+  }
+
+  // The others (the certificate manager, the monitor; the database as agreed), each alone:
+  // --no-deps, and nginx not named unless it changed itself, keep compose from replacing
+  // nginx after a service it depends on.
+  const rest = replaced.filter((service) => service !== 'app');
+  if (rest.length > 0) {
+    await step(`replacing ${rest.join(', ')} on ${label} for a changed configuration`, () =>
+      remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--no-deps', ...rest], {}),
+    );
+  }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Renders the server blocks from SITE_DOMAIN (the canonical www.<domain> name and its apex)
-# and APP_PATHS (which paths the app answers). Refuses to start with a value of another form.
+# and APP_PATHS (which paths the app answers), for nginx-settings. Refuses a value of another form.
 set -euo pipefail
 domain=${SITE_DOMAIN:-www.foobar.com}
 domain=${domain,,}
