@@ -75,7 +75,7 @@ restic_run() {
   [ "$code" -eq 0 ] && return 0
   case $code in
     10) echo "no restic repository at $RESTIC_REPOSITORY" ;;
-    11) echo "the repository is locked by another restic process" ;;
+    11) echo "the repository is locked by another restic process (restic's locks held by a server that is gone expire after 30 minutes)" ;;
     12) echo "wrong repository password (BACKUP_PASSWORD) for $RESTIC_REPOSITORY" ;;
     *) echo "restic $1 failed (exit $code): $(grep -v '^$' "$errors" | tail -n 3 | tr '\n' ' ' | cut -c1-400)" ;;
   esac >"$errors.reason"
@@ -94,7 +94,7 @@ open_repository() {
   fi
 }
 
-snapshots_json() { restic_run snapshots --json; }
+snapshots_json() { restic_run snapshots --json "$@"; }
 
 # This server's name in the repository (restic's --host): made the first time when the
 # repository is empty, taken from the snapshot a restore brought back, else none yet.
@@ -129,6 +129,8 @@ backup_once() {
     record last_error "$(text "$(reason)")"
     return 1
   fi
+  # Locks left by a restic process that died (30 minutes without a refresh) go first.
+  restic_run unlock >/dev/null || true
   if ! output=$(restic_run backup --json --quiet --host "$host" --tag webstack --stdin-filename "$dump_name" \
     --stdin-from-command -- mariadb-dump "${client[@]}" --single-transaction --quick --no-tablespaces \
     --routines --triggers --events --add-drop-database --databases "$MYSQL_DATABASE"); then
@@ -155,9 +157,11 @@ locked() {
   "$@"
 }
 
+# A restore reads without a lock: the lost server may have left one behind (it held it
+# while it was cut off), which restic would otherwise honour for 30 minutes.
 restore() {
   local wanted=${1:-latest} snapshots chosen id file=$state_dir/restore.sql
-  if ! open_existing || ! snapshots=$(snapshots_json); then
+  if ! open_existing || ! snapshots=$(snapshots_json --no-lock); then
     reason >&2
     return 1
   fi
@@ -171,7 +175,7 @@ restore() {
     return 1
   fi
   id=$(jq -r .id <<<"$chosen")
-  if ! restic_run dump "$id" "/$dump_name" >"$file"; then
+  if ! restic_run dump --no-lock "$id" "/$dump_name" >"$file"; then
     rm -f "$file"
     echo "$(reason); nothing was changed" >&2
     return 1
@@ -185,13 +189,16 @@ restore() {
   mariadb "${client[@]}" <"$file"
   rm -f "$file"
   jq -r .hostname <<<"$chosen" >"$host_file"
+  # Restoring onto this server says the one the snapshot came from is gone: its locks go
+  # too, so that the backups from here are not refused until they are 30 minutes old.
+  restic_run unlock --remove-all >/dev/null || echo "warning: $(reason)" >&2
   record restored "$(jq -c '{snapshot: .short_id, time: .time, host: .hostname}' <<<"$chosen")" \
     restored_at "$(text "$(now)")" last_error null
   echo "restored snapshot ${id:0:8} of $(jq -r .time <<<"$chosen") (from $(jq -r .hostname <<<"$chosen"))"
 }
 
 # A restore needs the repository as it is: it never makes one.
-open_existing() { restic_run cat config >/dev/null; }
+open_existing() { restic_run cat config --no-lock >/dev/null; }
 
 schedule() {
   trap 'exit 0' TERM INT
@@ -219,7 +226,7 @@ case ${1:-schedule} in
   schedule) schedule ;;
   now)
     if ! locked backup_once; then
-      echo "backup failed: $(jq -r .last_error "$status")" >&2
+      jq -r .last_error "$status" >&2
       exit 1
     fi
     ;;

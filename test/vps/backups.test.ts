@@ -8,7 +8,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { docker } from '../../scripts/tool/core/docker.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
@@ -28,6 +27,7 @@ import { writeResult } from '../support/results.js';
 import {
   buildVpsImage,
   makeKeys,
+  removeNetwork,
   siteSetup,
   startSshHost,
   startVps,
@@ -137,14 +137,7 @@ afterAll(async () => {
   writeResult('vps-backups.txt', figures.join('\n'));
   await vps?.remove();
   await offsite?.remove();
-  if (network) {
-    for (const name of ['dns', 'pebble'].map((part) => `${network.name}-${part}`))
-      await docker
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => undefined);
-    await network.remove();
-  }
+  if (network) await removeNetwork(network, ['dns', 'pebble']);
 });
 
 describe('scheduled off-site backups', { timeout: 900_000 }, () => {

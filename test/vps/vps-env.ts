@@ -256,3 +256,9 @@ export function siteSetup(
     },
   };
 }
+
+/** Removes the test's own containers on `network` (named `<network>-<part>`), then the network. */
+export async function removeNetwork(network: TestNetwork, parts: string[]): Promise<void> {
+  for (const part of parts) await removeContainer(`${network.name}-${part}`);
+  await network.remove();
+}

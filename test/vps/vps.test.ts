@@ -10,7 +10,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { BASE_IMAGE_NAMES } from '../../scripts/tool/core/base-images.js';
-import { docker } from '../../scripts/tool/core/docker.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { formatCounts, readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
@@ -33,6 +32,7 @@ import {
   buildVpsImage,
   makeKeys,
   openPorts,
+  removeNetwork,
   siteSetup,
   startTranscript,
   startVps,
@@ -159,15 +159,7 @@ afterAll(async () => {
       .filter((ref) => ref.startsWith(`${registry}/`));
     if (pushed.length > 0) execFileSync('docker', ['rmi', ...pushed]);
   }
-  if (network) {
-    for (const name of ['dns', 'pebble', 'outside', 'registry'].map((part) => `${network.name}-${part}`)) {
-      await docker
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
-    await network.remove();
-  }
+  if (network) await removeNetwork(network, ['dns', 'pebble', 'outside', 'registry']);
 });
 
 describe('bad input: a clear message, nothing changed on the server', { timeout: 300_000 }, () => {

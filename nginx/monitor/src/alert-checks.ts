@@ -101,18 +101,21 @@ function backupAge(backup: BackupFacts, now: Date): Reading {
   };
 }
 
-/** The backup service's status file, where the server runs backups; undefined where it keeps none. */
-export async function readBackup(file: string): Promise<BackupFacts | undefined> {
-  let text;
+/** Another service's JSON state file; undefined while it has written none. */
+async function readJson(file: string): Promise<unknown> {
   try {
-    text = await readFile(file, 'utf8');
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const state = JSON.parse(text) as Record<string, unknown>;
+}
+
+/** The backup service's status file, where the server runs backups; undefined where it keeps none. */
+export async function readBackup(file: string): Promise<BackupFacts | undefined> {
+  const state = (await readJson(file)) as Record<string, unknown> | undefined;
   // Written before the schedule starts (a `now` run): nothing to compare with yet.
-  if (typeof state.interval_seconds !== 'number') return undefined;
+  if (typeof state?.interval_seconds !== 'number') return undefined;
   const date = (value: unknown) => (typeof value === 'string' ? new Date(value) : undefined);
   return {
     intervalSeconds: state.interval_seconds,
@@ -143,14 +146,8 @@ export const readMemoryUsedShare = async () => memoryUsedShare(await readFile('/
 
 /** The certs service's state file: how many renewal attempts failed since the last success. Undefined while it keeps none. */
 export async function readRenewal(file: string): Promise<AlertFacts['renewal']> {
-  let text;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const state = JSON.parse(text) as { failures?: unknown; lastError?: unknown };
+  const state = (await readJson(file)) as { failures?: unknown; lastError?: unknown } | undefined;
+  if (state === undefined) return undefined;
   if (typeof state.failures !== 'number') throw new Error(`${file} has no failure count`);
   return { failures: state.failures, lastError: typeof state.lastError === 'string' ? state.lastError : undefined };
 }
