@@ -252,6 +252,18 @@ describe('scripts/vps: command lines refused before any server is reached', () =
     }
   });
 
+  it('backup: now, status or nothing; restore --from-offsite: a snapshot id', async () => {
+    const backup = await run(['backup', host, 'later']);
+    expect(backup.status).toBe(2);
+    expect(backup.output).toContain('backup later: give now, status, or nothing (a dump to this machine)');
+    const restore = await run(['restore', host, '--from-offsite', '../etc']);
+    expect(restore.status).toBe(2);
+    expect(restore.output).toContain('../etc is not a snapshot id');
+    const none = await run(['restore', host]);
+    expect(none.status).toBe(2);
+    expect(none.output).toContain('give exactly one backup file (or --from-offsite)');
+  });
+
   it('rollback takes one release; prune a whole --keep', async () => {
     const two = await run(['rollback', host, 'a', 'b']);
     expect(two.status).toBe(2);
