@@ -13,22 +13,14 @@ import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { asRoot, sshOk } from '../../scripts/tool/remote/ssh.js';
 import type { BackupStatus } from '../../scripts/tool/vps/backups.js';
-import {
-  SITE_DOMAIN,
-  buildAcmeEnv,
-  createNetwork,
-  designZone,
-  pebbleAnswers,
-  startDns,
-  startPebble,
-  type TestNetwork,
-} from '../https/acme-env.js';
+import { SITE_DOMAIN, buildAcmeEnv, createNetwork, designZone, type TestNetwork } from '../https/acme-env.js';
 import { writeResult } from '../support/results.js';
 import {
   buildVpsImage,
   makeKeys,
   removeNetwork,
   siteSetup,
+  startAcme,
   startSshHost,
   startVps,
   vpsCommand,
@@ -93,10 +85,7 @@ beforeAll(async () => {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'webstack-backups', '-f', backupKey]);
   const offsiteAddress = network.stack.replace(/\.\d+$/, '.60');
   const [answered] = await Promise.all([
-    (async () => {
-      await startDns(network, designZone(network.stack));
-      return pebbleAnswers(network, await startPebble(network, 3600));
-    })(),
+    startAcme(network, designZone(network.stack)),
     (async () => {
       vps = await startVps(network, `${network.name}-vps`, network.stack, keys);
     })(),

@@ -16,7 +16,15 @@ import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { parseHost, sshRun, type Host } from '../../scripts/tool/remote/ssh.js';
 import { unlimited } from '../../scripts/tool/testing/stack.js';
-import { ACME_ENV_IMAGE, CAA_IDENTITY, SITE_DOMAIN, type TestNetwork } from '../https/acme-env.js';
+import {
+  ACME_ENV_IMAGE,
+  CAA_IDENTITY,
+  SITE_DOMAIN,
+  pebbleAnswers,
+  startDns,
+  startPebble,
+  type TestNetwork,
+} from '../https/acme-env.js';
 import { TEST_LABEL } from '../support/labels.js';
 
 const run = promisify(execFile);
@@ -221,6 +229,12 @@ export const writeFile = (dir: string, name: string, text: string) => {
   writeFileSync(file, text);
   return file;
 };
+
+/** DNS serving `zone` and Pebble (hour-long certificates) on `network`, once Pebble answers: its API certificate and root. */
+export async function startAcme(network: TestNetwork, zone: string): Promise<{ apiCert: string; root: string }> {
+  await startDns(network, zone);
+  return pebbleAnswers(network, await startPebble(network, 3600));
+}
 
 /**
  * The deployment file's vps section for the site on `address` with the test's Pebble and DNS
