@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alertReadings, memoryUsedShare, type AlertFacts } from '../../nginx/monitor/src/alert-checks.js';
+import { alertReadings, memoryUsedShare, readBackup, type AlertFacts } from '../../nginx/monitor/src/alert-checks.js';
 import { Alerting, thresholdsOf } from '../../nginx/monitor/src/alerting.js';
 import { AlertBook, type AlertEvent, type Reading } from '../../nginx/monitor/src/alerts.js';
 import { loadMonitorConfig } from '../../nginx/monitor/src/config.js';
@@ -98,7 +98,58 @@ describe("the alerts' conditions", () => {
     expect(wrong({ responses: { total: 3, errors: 3 } })).toEqual([]);
   });
 
-  it('makes no reading of what is unknown (and none of a backup schedule, which does not exist)', () => {
+  it('raises the backup-age alert when the last good backup is older than twice the schedule', () => {
+    const now = new Date('2026-12-07T12:00:00Z');
+    const backup = (lastSuccess: string | undefined, started = '2026-12-01T00:00:00Z') =>
+      alertReadings(
+        {
+          ...quiet,
+          backup: {
+            intervalSeconds: 3600,
+            started: new Date(started),
+            lastSuccess: lastSuccess ? new Date(lastSuccess) : undefined,
+            lastError: 'wrong repository password',
+          },
+        },
+        thresholds,
+        now,
+      ).find((r) => r.key === 'backup:age');
+    expect(backup('2026-12-07T10:30:00Z')?.on).toBe(false);
+    const late = backup('2026-12-07T09:59:00Z');
+    expect(late?.on).toBe(true);
+    expect(late?.text).toBe(
+      'the last good backup is 2.0 h old, more than twice its schedule (1.0 h); last error: wrong repository password',
+    );
+    // Never backed up: counted from the schedule's start.
+    expect(backup(undefined, '2026-12-07T11:00:00Z')?.on).toBe(false);
+    expect(backup(undefined, '2026-12-07T09:00:00Z')?.on).toBe(true);
+  });
+
+  it("reads the backup service's status file: none where backups are off, none before its schedule starts", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'webstack-backup-state-'));
+    const file = path.join(dir, 'status.json');
+    expect(await readBackup(file)).toBeUndefined();
+    await writeFile(file, JSON.stringify({ last_success: '2026-12-07T10:00:00Z' }));
+    expect(await readBackup(file)).toBeUndefined();
+    await writeFile(
+      file,
+      JSON.stringify({
+        interval_seconds: 20,
+        started: '2026-12-07T09:00:00Z',
+        last_success: '2026-12-07T10:00:00Z',
+        last_error: null,
+      }),
+    );
+    expect(await readBackup(file)).toEqual({
+      intervalSeconds: 20,
+      started: new Date('2026-12-07T09:00:00Z'),
+      lastSuccess: new Date('2026-12-07T10:00:00Z'),
+      lastError: undefined,
+    });
+    await rm(dir, { recursive: true });
+  });
+
+  it('makes no reading of what is unknown (and none of backups where the server runs none)', () => {
     const keys = alertReadings(
       { parts: { nginx: undefined, app: true, db: true }, responses: { total: 0, errors: 0 } },
       thresholds,

@@ -14,8 +14,13 @@ import {
   keptReleases,
   readReleases,
 } from '../../scripts/tool/vps/releases.js';
+import { backupSettings, formatStatus, scheduleSeconds, type BackupStatus } from '../../scripts/tool/vps/backups.js';
 import { outcomes } from '../../scripts/tool/vps/server.js';
 import { envLine, envSettings, parseSets } from '../../scripts/tool/vps/settings.js';
+
+/** A private key's shape (not a usable key): what a BACKUP_SSH_KEY_FILE holds. */
+const KEY =
+  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n';
 
 const facts = (overrides: Record<string, string> = {}) =>
   parseFacts(
@@ -248,6 +253,18 @@ describe('scripts/vps: command lines refused before any server is reached', () =
     }
   });
 
+  it('backup: now, status or nothing; restore --from-offsite: a snapshot id', async () => {
+    const backup = await run(['backup', host, 'later']);
+    expect(backup.status).toBe(2);
+    expect(backup.output).toContain('backup later: give now, status, or nothing (a dump to this machine)');
+    const restore = await run(['restore', host, '--from-offsite', '../etc']);
+    expect(restore.status).toBe(2);
+    expect(restore.output).toContain('../etc is not a snapshot id');
+    const none = await run(['restore', host]);
+    expect(none.status).toBe(2);
+    expect(none.output).toContain('give exactly one backup file (or --from-offsite)');
+  });
+
   it('rollback takes one release; prune a whole --keep', async () => {
     const two = await run(['rollback', host, 'a', 'b']);
     expect(two.status).toBe(2);
@@ -255,5 +272,106 @@ describe('scripts/vps: command lines refused before any server is reached', () =
     const keep = await run(['prune', host, '--keep', '0']);
     expect(keep.status).toBe(2);
     expect(keep.output).toContain('--keep must be a whole number of at least 1, not "0"');
+  });
+});
+
+describe('scripts/vps: off-site backup settings, checked before the server is touched', () => {
+  const files: Record<string, string> = { '/here/pw': 'correct horse battery\n', '/here/key': KEY, '/here/empty': '' };
+  const readFile = (name: string) => {
+    if (files[name] === undefined) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    return files[name];
+  };
+  const env = { BACKUP_PASSWORD_FILE: '/here/pw', BACKUP_SSH_KEY_FILE: '/here/key' };
+  const sftp = { BACKUP_REPOSITORY: 'sftp:backup@192.0.2.9:/srv/backups/site' };
+
+  it('none without a target; with one, the secrets from their files here in place of the names', () => {
+    expect(backupSettings({ RATE_LIMIT_READS: '100r/s' }, env, readFile)).toBeUndefined();
+    expect(backupSettings({ ...sftp, BACKUP_SCHEDULE: '6h' }, env, readFile)).toEqual({
+      ...sftp,
+      BACKUP_SCHEDULE: '6h',
+      BACKUP_PASSWORD: 'correct horse battery',
+      BACKUP_SSH_KEY: KEY.trim(),
+    });
+    // A REST server needs no SSH key.
+    expect(backupSettings({ BACKUP_REPOSITORY: 'rest:https://backups.example.com/site' }, env, readFile)).toMatchObject(
+      {
+        BACKUP_PASSWORD: 'correct horse battery',
+      },
+    );
+  });
+
+  it('refuses what is wrong, naming the setting', () => {
+    const refused =
+      (extra: Record<string, string>, e: Record<string, string> = env) =>
+      () =>
+        backupSettings(extra, e, readFile);
+    expect(refused({ BACKUP_REPOSITORY: '/var/backups' })).toThrow(
+      'BACKUP_REPOSITORY=/var/backups: give a repository off the server',
+    );
+    expect(refused({ BACKUP_SCHEDULE: '1d' })).toThrow('BACKUP_SCHEDULE: set BACKUP_REPOSITORY too');
+    expect(refused({ ...sftp, BACKUP_SCHEDULE: 'daily' })).toThrow(
+      'BACKUP_SCHEDULE=daily: give an interval such as 30s, 15m, 6h or 1d',
+    );
+    expect(refused({ ...sftp, BACKUP_KEEP_DAILY: 'seven' })).toThrow('BACKUP_KEEP_DAILY=seven: give a whole number');
+    expect(refused(sftp, { BACKUP_PASSWORD_FILE: '/here/pw' })).toThrow(
+      'BACKUP_SSH_KEY_FILE: BACKUP_REPOSITORY is set, so give the file',
+    );
+    expect(refused(sftp, { ...env, BACKUP_PASSWORD_FILE: '/here/missing' })).toThrow(
+      'BACKUP_PASSWORD_FILE=/here/missing: cannot read it (ENOENT)',
+    );
+    expect(refused(sftp, { ...env, BACKUP_PASSWORD_FILE: '/here/empty' })).toThrow(
+      'BACKUP_PASSWORD_FILE=/here/empty: the file is empty',
+    );
+    expect(refused({ ...sftp, BACKUP_PASSWORD: 'x' })).toThrow('BACKUP_PASSWORD: a secret is not a stack setting');
+    expect(refused({ BACKUP_REPOSITORY: 's3:https://s3.example.com/bucket' })).toThrow('an s3: repository needs both');
+    files['/here/quoted'] = 'pass"word';
+    expect(refused(sftp, { ...env, BACKUP_PASSWORD_FILE: '/here/quoted' })).toThrow(
+      'BACKUP_PASSWORD (from BACKUP_PASSWORD_FILE): BACKUP_PASSWORD: quotes, backslashes and $ are not allowed',
+    );
+  });
+
+  it('reads a schedule as the backup service does', () => {
+    expect(scheduleSeconds('30s')).toBe(30);
+    expect(scheduleSeconds('15m')).toBe(900);
+    expect(scheduleSeconds('6h')).toBe(21_600);
+    expect(scheduleSeconds('1d')).toBe(86_400);
+    for (const bad of ['0s', '1.5h', '1w', '', 'h'])
+      expect(() => scheduleSeconds(bad), bad).toThrow('give an interval such as 30s');
+  });
+
+  it('the backup service runs only where a target is named', () => {
+    const images = imagesOf({ IMAGE_TAG: 't' });
+    const site = { domain: 'www.example.com', serverIpv4: '203.0.113.7' };
+    expect(envSettings(site, images)).toContain(
+      'COMPOSE_FILE=docker-compose.yml:scripts/tool/vps/host-network.compose.yml\n',
+    );
+    expect(envSettings({ ...site, extra: { ...sftp } }, images)).toContain(
+      'COMPOSE_FILE=docker-compose.yml:scripts/tool/vps/host-network.compose.yml:scripts/tool/vps/backup.compose.yml\n',
+    );
+  });
+
+  it('status: the last good backup with its age and size, the snapshots, the last error', () => {
+    const status: BackupStatus = {
+      schedule: '1d',
+      interval_seconds: 86_400,
+      repository: 'sftp:backup@192.0.2.9:/srv/backups/site',
+      last_attempt: '2026-12-07T11:00:00Z',
+      last_success: '2026-12-07T09:30:00Z',
+      last_snapshot: '1a2b3c4d',
+      last_size: 3_500_000,
+      snapshots: 9,
+      last_error: 'wrong repository password (BACKUP_PASSWORD) for sftp:backup@192.0.2.9:/srv/backups/site',
+    };
+    expect(formatStatus('root@192.0.2.1', status, new Date('2026-12-07T12:00:00Z'))).toBe(
+      [
+        'root@192.0.2.1: off-site backups to sftp:backup@192.0.2.9:/srv/backups/site every 1d',
+        '  last good backup: 2026-12-07T09:30:00Z (2.5 h ago), snapshot 1a2b3c4d, 3.3 MiB',
+        '  snapshots in the repository: 9',
+        '  last error: wrong repository password (BACKUP_PASSWORD) for sftp:backup@192.0.2.9:/srv/backups/site (at 2026-12-07T11:00:00Z)',
+      ].join('\n'),
+    );
+    expect(formatStatus('h', { schedule: '30s', repository: 'r', last_error: null }, new Date())).toBe(
+      'h: off-site backups to r every 30s\n  last good backup: none yet\n  last error: none',
+    );
   });
 });

@@ -15,7 +15,16 @@ import { imagesOf } from '../../scripts/tool/core/env.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
 import { parseHost, sshRun, type Host } from '../../scripts/tool/remote/ssh.js';
-import { ACME_ENV_IMAGE, type TestNetwork } from '../https/acme-env.js';
+import { unlimited } from '../../scripts/tool/testing/stack.js';
+import {
+  ACME_ENV_IMAGE,
+  CAA_IDENTITY,
+  SITE_DOMAIN,
+  pebbleAnswers,
+  startDns,
+  startPebble,
+  type TestNetwork,
+} from '../https/acme-env.js';
 import { TEST_LABEL } from '../support/labels.js';
 
 const run = promisify(execFile);
@@ -48,6 +57,12 @@ export interface Vps {
   reboot(): Promise<void>;
   remove(): Promise<void>;
 }
+
+const answersSsh = (host: Host, what: string) =>
+  waitFor(`${what} answers SSH`, async () => (await sshRun(host, 'true', { timeoutMs: 10_000 })).exitCode === 0, {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+  });
 
 /** Starts a simulated VPS at `address` that accepts `publicKey` for root; resolves once sshd answers. */
 export async function startVps(
@@ -82,11 +97,7 @@ export async function startVps(
     NetworkingConfig: { EndpointsConfig: { [network.name]: { IPAMConfig: { IPv4Address: address } } } },
   });
   const host = parseHost(`root@${address}`, { identity: keys.identity, knownHosts: keys.knownHosts });
-  const sshd = () =>
-    waitFor('the VPS answers SSH', async () => (await sshRun(host, 'true', { timeoutMs: 10_000 })).exitCode === 0, {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
+  const sshd = () => answersSsh(host, 'the VPS');
   await container.start();
   await sshd();
   return {
@@ -106,6 +117,31 @@ export async function startVps(
         .catch(() => undefined);
     },
   };
+}
+
+/**
+ * A second machine at `address`: the same Debian image with sshd, accepting `publicKey` for
+ * root, no engine of its own (an off-site SFTP target); resolves once it answers SSH.
+ */
+export async function startSshHost(
+  network: TestNetwork,
+  name: string,
+  address: string,
+  keys: { identity: string; publicKey: string; knownHosts: string },
+): Promise<{ host: Host; remove(): Promise<void> }> {
+  await removeContainer(name);
+  const container = await docker.createContainer({
+    name,
+    Image: VPS_IMAGE,
+    Labels: TEST_LABEL,
+    Env: [`AUTHORIZED_KEY=${keys.publicKey}`],
+    HostConfig: { NetworkMode: network.name },
+    NetworkingConfig: { EndpointsConfig: { [network.name]: { IPAMConfig: { IPv4Address: address } } } },
+  });
+  await container.start();
+  const host = parseHost(`root@${address}`, { identity: keys.identity, knownHosts: keys.knownHosts });
+  await answersSsh(host, name);
+  return { host, remove: () => removeContainer(name) };
 }
 
 /** A client outside the server on the same network: which TCP ports of `address` accept a connection. */
@@ -154,11 +190,18 @@ export function startTranscript(): void {
   writeFileSync(TRANSCRIPT, '');
 }
 
-/** Runs scripts/vps as a user would, with `env` added and `input` piped in; stdout and stderr together. */
+/**
+ * Runs scripts/vps as a user would, with `env` added and `input` piped in; stdout and stderr
+ * together, also appended to `transcript`.
+ */
 export function vpsCommand(
   args: string[],
   env: NodeJS.ProcessEnv,
-  { input = '', timeoutMs = 600_000 }: { input?: string; timeoutMs?: number } = {},
+  {
+    input = '',
+    timeoutMs = 600_000,
+    transcript = TRANSCRIPT,
+  }: { input?: string; timeoutMs?: number; transcript?: string } = {},
 ): Promise<CommandResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -173,7 +216,7 @@ export function vpsCommand(
       clearTimeout(timer);
       const ms = performance.now() - started;
       appendFileSync(
-        TRANSCRIPT,
+        transcript,
         `${input ? `$ echo '${input.trim()}' | ` : '$ '}scripts/vps ${args.join(' ')}\n${output}(exit status ${code}, ${(ms / 1000).toFixed(1)} s)\n\n`,
       );
       resolve({ code: code ?? -1, output, ms });
@@ -186,3 +229,50 @@ export const writeFile = (dir: string, name: string, text: string) => {
   writeFileSync(file, text);
   return file;
 };
+
+/** DNS serving `zone` and Pebble (hour-long certificates) on `network`, once Pebble answers: its API certificate and root. */
+export async function startAcme(network: TestNetwork, zone: string): Promise<{ apiCert: string; root: string }> {
+  await startDns(network, zone);
+  return pebbleAnswers(network, await startPebble(network, 3600));
+}
+
+/**
+ * The deployment file's vps section for the site on `address` with the test's Pebble and DNS
+ * (Pebble's API certificate written to `dir`), and the environment scripts/vps runs with:
+ * the site checked as a browser would (Pebble's root trusted), images sent uncompressed.
+ */
+export function siteSetup(
+  network: TestNetwork,
+  keys: { dir: string; identity: string; knownHosts: string },
+  address: string,
+  pebble: { apiCert: string; root: string },
+): { section: Record<string, unknown>; env: NodeJS.ProcessEnv } {
+  return {
+    section: {
+      host: `root@${address}`,
+      identity: keys.identity,
+      domain: SITE_DOMAIN,
+      email: 'admin@foobar.com',
+      'acme-directory': `https://${network.pebble}:14000/dir`,
+      'acme-ca': writeFile(keys.dir, 'pebble-api.pem', pebble.apiCert),
+      caa: CAA_IDENTITY,
+      resolver: `${network.dns}:53`,
+      // Load comes from one address: no rate limits in the way; quick ACME retries.
+      settings: { ...unlimited, ACME_RETRY_MIN_SECONDS: '2', ACME_RETRY_MAX_SECONDS: '4' },
+    },
+    env: {
+      VPS_KNOWN_HOSTS: keys.knownHosts,
+      // The outside check verifies the site as a browser would: Pebble's root is trusted like a real CA's.
+      NODE_EXTRA_CA_CERTS: writeFile(keys.dir, 'pebble-root.pem', pebble.root),
+      // The server is on this machine's own network: zlib on the image stream would only take
+      // CPU from the lanes running beside this one.
+      VPS_SHIP_COMPRESS: 'false',
+    },
+  };
+}
+
+/** Removes the test's own containers on `network` (named `<network>-<part>`), then the network. */
+export async function removeNetwork(network: TestNetwork, parts: string[]): Promise<void> {
+  for (const part of parts) await removeContainer(`${network.name}-${part}`);
+  await network.remove();
+}

@@ -12,15 +12,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { BASE_IMAGE_NAMES } from '../../scripts/tool/core/base-images.js';
-import { docker } from '../../scripts/tool/core/docker.js';
 import { REPO_ROOT } from '../../scripts/tool/core/paths.js';
 import { request } from '../../scripts/tool/core/http.js';
 import { formatCounts, readWriteMix, runTraffic } from '../../scripts/tool/core/traffic.js';
 import { waitFor } from '../../scripts/tool/core/wait.js';
-import { unlimited } from '../../scripts/tool/testing/stack.js';
 import { asRoot, shellQuote, sshOk } from '../../scripts/tool/remote/ssh.js';
 import {
-  CAA_IDENTITY,
   SITE_DOMAIN,
   buildAcmeEnv,
   createNetwork,
@@ -37,6 +34,8 @@ import {
   buildVpsImage,
   makeKeys,
   openPorts,
+  removeNetwork,
+  siteSetup,
   startTranscript,
   startVps,
   vpsCommand,
@@ -144,28 +143,8 @@ beforeAll(async () => {
       vps = await startVps(network, `${network.name}-vps`, network.stack, keys);
     })(),
   ]);
-  const apiCert = answered.apiCert;
   root = answered.root;
-  env = {
-    VPS_KNOWN_HOSTS: keys.knownHosts,
-    // The outside check verifies the site as a browser would: Pebble's root is trusted like a real CA's.
-    NODE_EXTRA_CA_CERTS: writeFile(keys.dir, 'pebble-root.pem', root),
-    // The server is on this machine's own network: zlib on the image stream would only take
-    // CPU from the lanes running beside this one.
-    VPS_SHIP_COMPRESS: 'false',
-  };
-  vpsSection = {
-    host: target(),
-    identity: keys.identity,
-    domain: SITE_DOMAIN,
-    email: 'admin@foobar.com',
-    'acme-directory': `https://${network.pebble}:14000/dir`,
-    'acme-ca': writeFile(keys.dir, 'pebble-api.pem', apiCert),
-    caa: CAA_IDENTITY,
-    resolver: `${network.dns}:53`,
-    // Load below comes from one address: no rate limits in the way; quick ACME retries.
-    settings: { ...unlimited, ACME_RETRY_MIN_SECONDS: '2', ACME_RETRY_MAX_SECONDS: '4' },
-  };
+  ({ section: vpsSection, env } = siteSetup(network, keys, vps.address, answered));
   env.DEPLOY_FILE = writeDeployFile('deploy.yml', vpsSection);
   timings.push(
     `images built, DNS, Pebble, registry and VPS up: ${((performance.now() - started) / 1000).toFixed(1)} s`,
@@ -182,15 +161,7 @@ afterAll(async () => {
       .filter((ref) => ref.startsWith(`${registry}/`));
     if (pushed.length > 0) execFileSync('docker', ['rmi', ...pushed]);
   }
-  if (network) {
-    for (const name of ['dns', 'pebble', 'outside', 'registry'].map((part) => `${network.name}-${part}`)) {
-      await docker
-        .getContainer(name)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
-    await network.remove();
-  }
+  if (network) await removeNetwork(network, ['dns', 'pebble', 'outside', 'registry']);
 });
 
 describe('bad input: a clear message, nothing changed on the server', { timeout: 300_000 }, () => {

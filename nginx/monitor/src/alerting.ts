@@ -83,7 +83,7 @@ export class Alerting {
   }
 
   async check(facts: AlertFacts, now: number): Promise<void> {
-    const events = this.book.observe(alertReadings(facts, this.thresholds), now);
+    const events = this.book.observe(alertReadings(facts, this.thresholds, new Date(now)), now);
     if (events.length === 0) return;
     this.notifier.notify(events);
     try {

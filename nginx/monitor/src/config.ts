@@ -35,6 +35,7 @@ export interface MonitorConfig {
   ALERT_RETRY_SECONDS: number;
   ALERT_STATE_FILE: string;
   CERTS_STATE_FILE: string;
+  BACKUP_STATE_FILE: string;
 }
 
 const schema = {
@@ -93,6 +94,8 @@ const schema = {
     ALERT_STATE_FILE: { type: 'string', minLength: 1, default: '/srv/state/alerts.json' },
     // The certs service's record of its renewals (failures since the last success), on its volume.
     CERTS_STATE_FILE: { type: 'string', minLength: 1, default: '/srv/certs/state.json' },
+    // The backup service's record (its volume, where a VPS runs backups): the backup-age alert.
+    BACKUP_STATE_FILE: { type: 'string', minLength: 1, default: '/srv/backup/status.json' },
   },
 } as const;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { diskUsedShare, readMemoryUsedShare, readRenewal, type AlertFacts } from './alert-checks.js';
+import { diskUsedShare, readBackup, readMemoryUsedShare, readRenewal, type AlertFacts } from './alert-checks.js';
 import type { Alerting } from './alerting.js';
 import type { MonitorConfig } from './config.js';
 import { PartTracker, type PartHistory } from './history.js';
@@ -300,10 +300,11 @@ export class Monitor {
 
   /** What the alerts are judged by; a figure that cannot be read is left out and logged. */
   private async alertFacts(alerting: Alerting, now: number): Promise<AlertFacts> {
-    const [disk, memory, renewal] = await Promise.allSettled([
+    const [disk, memory, renewal, backup] = await Promise.allSettled([
       diskUsedShare(alerting.diskPath),
       readMemoryUsedShare(),
       readRenewal(this.config.CERTS_STATE_FILE),
+      readBackup(this.config.BACKUP_STATE_FILE),
     ]);
     const windowEnd = now - NGINX_LOG_DELAY_MS;
     const responses = this.nginxLog.between(windowEnd - alerting.windowMs, windowEnd);
@@ -317,6 +318,7 @@ export class Monitor {
       memoryUsedShare: this.fact(memory, 'cannot read the memory use'),
       certificateDaysLeft: this.site.certificateDaysLeft,
       renewal: this.fact(renewal, `cannot read ${this.config.CERTS_STATE_FILE}`),
+      backup: this.fact(backup, `cannot read ${this.config.BACKUP_STATE_FILE}`),
       responses: { total: responses.length, errors: responses.filter((r) => r.status >= 500).length },
     };
   }

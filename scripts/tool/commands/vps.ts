@@ -85,15 +85,19 @@ uses that known_hosts file.`,
           import('../core/confirm.js'),
           deployFile(),
         ]);
+        const [{ backupSettings }, site] = await Promise.all([import('../vps/backups.js'), settings()]);
         let chosen;
+        let extra;
         try {
           chosen = setupSettings(file?.vps, values);
+          // The backups' secrets come from this machine's environment, read from their files.
+          extra = backupSettings(chosen.extra, site.env, (name) => readFileSync(name, 'utf8')) ?? chosen.extra;
         } catch (err) {
           throw new UsageError((err as Error).message);
         }
         await setup({
           host,
-          ...(await settings()),
+          ...site,
           domain: chosen.domain,
           email: chosen.email,
           ipv4: chosen.ipv4,
@@ -101,7 +105,7 @@ uses that known_hosts file.`,
           acmeDirectoryCa: chosen['acme-ca'] ? readFileSync(chosen['acme-ca'], 'utf8') : undefined,
           caaIdentity: chosen.caa,
           dnsResolver: chosen.resolver,
-          extra: chosen.extra,
+          extra,
           settingsFile: file?.file,
           restartDatabase: values['restart-db'],
           // Asked only in a terminal; a script gets the refusal that names --restart-db.
@@ -181,37 +185,60 @@ uses that known_hosts file.`,
     }),
     defineCommand({
       name: 'backup',
-      summary: "dump the server's database to a file on this machine",
-      args: 'HOST',
+      summary:
+        "dump the server's database to a file on this machine; now: one off-site backup now; status: the last good off-site backup",
+      args: 'HOST [now|status]',
       options: {
         identity,
         dir: { type: 'string', value: 'DIR', help: "folder for the dumps (default the repo's db/backups/<host>)" },
         keep: { type: 'string', value: 'N', default: '7', help: 'newest dumps kept in DIR' },
       },
       async run(values, positionals) {
-        const { host } = await hostFrom(positionals, values.identity, 0);
-        const { vpsBackup } = await import('../vps/operate.js');
-        await vpsBackup({
-          host,
-          env: (await settings()).env,
-          dir: values.dir ?? `${REPO_ROOT}db/backups/${host.host}`,
-          keep: wholeNumber('keep', values.keep, 7),
-        });
+        const { host, rest } = await hostFrom(positionals, values.identity, 1);
+        const [action] = rest;
+        if (action !== undefined && action !== 'now' && action !== 'status')
+          throw new UsageError(`backup ${action}: give now, status, or nothing (a dump to this machine)`);
+        const { vpsBackup, vpsBackupNow, vpsBackupStatus } = await import('../vps/operate.js');
+        if (action === 'now') console.log(await vpsBackupNow(host));
+        else if (action === 'status') console.log(await vpsBackupStatus(host));
+        else
+          await vpsBackup({
+            host,
+            env: (await settings()).env,
+            dir: values.dir ?? `${REPO_ROOT}db/backups/${host.host}`,
+            keep: wholeNumber('keep', values.keep, 7),
+          });
       },
     }),
     defineCommand({
       name: 'restore',
-      summary: "check FILE, then replace the server's database with it",
-      args: 'HOST FILE',
-      options: { identity, yes: { type: 'boolean', short: 'y', help: 'do not ask before replacing the database' } },
+      summary: "check FILE, then replace the server's database with it; or with a snapshot of the off-site backups",
+      args: 'HOST FILE | HOST --from-offsite [SNAPSHOT]',
+      options: {
+        identity,
+        yes: { type: 'boolean', short: 'y', help: 'do not ask before replacing the database' },
+        'from-offsite': {
+          type: 'boolean',
+          help: 'restore from the off-site repository setup named (SNAPSHOT: an id scripts/vps backup status shows; default the newest)',
+        },
+      },
       async run(values, positionals) {
         const { host, rest } = await hostFrom(positionals, values.identity, 1);
-        const [file] = rest;
-        if (!file) throw new UsageError('give exactly one backup file');
-        const [{ vpsRestore }, { confirm }] = await Promise.all([
+        const [{ vpsRestore, vpsRestoreOffsite }, { confirm }] = await Promise.all([
           import('../vps/operate.js'),
           import('../core/confirm.js'),
         ]);
+        if (values['from-offsite']) {
+          const [snapshot] = rest;
+          if (snapshot !== undefined && !/^(latest|[0-9a-f]{4,64})$/.test(snapshot))
+            throw new UsageError(
+              `${snapshot} is not a snapshot id: give the hex id scripts/vps backup status shows, or latest`,
+            );
+          await vpsRestoreOffsite({ host, env: {}, snapshot, yes: values.yes, confirm });
+          return;
+        }
+        const [file] = rest;
+        if (!file) throw new UsageError('give exactly one backup file (or --from-offsite)');
         await vpsRestore({ host, env: (await settings()).env, file, yes: values.yes, confirm });
       },
     }),

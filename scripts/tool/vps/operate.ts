@@ -18,7 +18,8 @@ import { backup, restore, type BackupResult, type RestoreOptions } from '../loca
 import { deploy, rollback, type DeployResult } from '../local/deploy.js';
 import { previousTag, releaseTag, splitRef } from '../local/release.js';
 import { shipImages } from '../remote/ship.js';
-import { asRoot, hostLabel, shellQuote, sshArgs, sshOk, type Host } from '../remote/ssh.js';
+import { asRoot, hostLabel, shellQuote, sshArgs, sshOk, sshRun, type Host } from '../remote/ssh.js';
+import { BACKUP_SERVICE, formatStatus, type BackupStatus } from './backups.js';
 import { chooseRelease, keepFrom, keptReleases, liveAs, readReleases, shortId, type Release } from './releases.js';
 import { onServerEngine, PROJECT, recordEvent, remoteCompose, shipFiles, STACK_DIR, withServerLock } from './server.js';
 import { buildEnv, serviceStates } from './setup.js';
@@ -239,6 +240,61 @@ export function vpsRestore(options: VpsOptions & Pick<RestoreOptions, 'file' | '
       }),
     ),
   );
+}
+
+/**
+ * Runs the backup service's program on the server (db/backup/backup.sh: now, restore) or
+ * reads its status file; refuses, saying how to turn them on, where no target is set.
+ */
+async function inBackupService(host: Host, args: string[]): Promise<string> {
+  const run = ['docker', 'compose', 'exec', '-T', BACKUP_SERVICE, ...args].map(shellQuote).join(' ');
+  const result = await sshRun(
+    host,
+    asRoot(
+      host,
+      `cd ${STACK_DIR} && if ! docker compose config --services 2>/dev/null | grep -qx ${BACKUP_SERVICE}; then echo 'no-backups' >&2; exit 3; fi; ${run}`,
+    ),
+  );
+  if (result.exitCode === 0) return result.stdout;
+  if (result.exitCode === 3 && result.stderr.trim() === 'no-backups')
+    throw new Error(
+      `${hostLabel(host)} has no off-site backups: set BACKUP_REPOSITORY (and BACKUP_PASSWORD_FILE, BACKUP_SSH_KEY_FILE here) and run scripts/vps setup; see docs/backups.md`,
+    );
+  if (result.exitCode === 255) await sshOk(host, 'true');
+  throw new Error(`${(result.stderr || result.stdout).trim()}`);
+}
+
+/** scripts/vps backup now: one off-site backup now; the service's line naming the snapshot. */
+export async function vpsBackupNow(host: Host): Promise<string> {
+  return (await inBackupService(host, ['webstack-backup', 'now'])).trim();
+}
+
+/** scripts/vps backup status: the backup service's record, read on the server. */
+export async function vpsBackupStatus(host: Host): Promise<string> {
+  const text = await inBackupService(host, ['cat', '/state/status.json']);
+  return formatStatus(hostLabel(host), JSON.parse(text) as BackupStatus, new Date());
+}
+
+/**
+ * scripts/vps restore --from-offsite: replaces the server's database with a snapshot of the
+ * off-site repository (default the newest), which setup's backup settings name; afterwards
+ * the server backs up into that repository as the server the snapshot came from.
+ */
+export async function vpsRestoreOffsite(
+  options: VpsOptions & { snapshot?: string } & Pick<RestoreOptions, 'yes' | 'confirm'>,
+): Promise<string> {
+  const { host, snapshot = 'latest', log = console.log } = options;
+  const question = `This REPLACES every table of the database on ${hostLabel(host)} with the off-site snapshot ${snapshot}. Continue?`;
+  if (!options.yes) {
+    if (!options.confirm) throw new Error('restore overwrites the database: confirm interactively or pass --yes');
+    if (!(await options.confirm(question))) throw new Error('restore cancelled; nothing was changed');
+  }
+  return withServerLock(host, 'restore', async () => {
+    log(`restoring the off-site snapshot ${snapshot} into the database on ${hostLabel(host)}`);
+    const said = (await inBackupService(host, ['webstack-backup', 'restore', snapshot])).trim();
+    log(said);
+    return said;
+  });
 }
 
 /** Runs ssh with this terminal (interactive commands, followed logs); resolves with its exit code. */

@@ -18,6 +18,8 @@ export const STACK_DIR = '/opt/webstack';
 export const PROJECT = 'webstack';
 /** The compose files on the server, relative to STACK_DIR (also COMPOSE_FILE in its .env). */
 export const COMPOSE_FILES = ['docker-compose.yml', 'scripts/tool/vps/host-network.compose.yml'];
+/** The compose file that adds the backup service, in COMPOSE_FILE only when BACKUP_REPOSITORY is set. */
+export const BACKUP_COMPOSE_FILE = 'scripts/tool/vps/backup.compose.yml';
 /**
  * Where the app's folder of SQL files goes on the server, whichever folder it is here
  * (compose's default APP_MIGRATIONS there); shipped with each deploy, mirrored whole.
@@ -27,7 +29,12 @@ export const MIGRATIONS_FILES = 'app/migrations';
  * What the server needs of this repository besides the images. The bench's published run
  * is the monitor's (a missing bind-mount source would become an empty directory there).
  */
-export const RELEASE_FILES = [...COMPOSE_FILES, 'db/conf/webstack.cnf', 'scripts/tool/bench/results/latest.json'];
+export const RELEASE_FILES = [
+  ...COMPOSE_FILES,
+  BACKUP_COMPOSE_FILE,
+  'db/conf/webstack.cnf',
+  'scripts/tool/bench/results/latest.json',
+];
 
 const run = promisify(execFile);
 

@@ -2,7 +2,7 @@
 // Pure, so the format is unit-tested.
 import { SETTING_NAME, type VpsSection } from '../core/deployfile.js';
 import type { Images } from '../core/env.js';
-import { COMPOSE_FILES, PROJECT } from './server.js';
+import { BACKUP_COMPOSE_FILE, COMPOSE_FILES, PROJECT } from './server.js';
 
 export interface SiteSettings {
   domain: string;
@@ -48,7 +48,8 @@ export function parseSets(sets: string[]): Record<string, string> {
 export function envSettings(settings: SiteSettings, images: Images): string {
   const entries: Array<[string, string | undefined]> = [
     ['COMPOSE_PROJECT_NAME', PROJECT],
-    ['COMPOSE_FILE', COMPOSE_FILES.join(':')],
+    // The backup service runs only where a target is named.
+    ['COMPOSE_FILE', [...COMPOSE_FILES, ...(settings.extra?.BACKUP_REPOSITORY ? [BACKUP_COMPOSE_FILE] : [])].join(':')],
     ['IMAGE_TAG', images.tag],
     ['MYSQL_IMAGE', images.mysql],
     ['NGINX_IMAGE', images.nginxBase],

@@ -18,7 +18,9 @@ import { deploy } from '../local/deploy.js';
 import { shipImages } from '../remote/ship.js';
 import { asRoot, hostLabel, shellQuote, sshOk, sshRun, type Host } from '../remote/ssh.js';
 import { parseFacts, setupProblems, type ServerFacts } from './facts.js';
+import { BACKUP_SERVICE, backupImage } from './backups.js';
 import {
+  BACKUP_COMPOSE_FILE,
   nginxSettings,
   onServerEngine,
   outcomes,
@@ -216,9 +218,15 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
   const ready = images.app !== serverApp;
   // No namespace owner on a server: every service joins the host's network there.
   const built = BUILT_SERVICES.filter((service) => service !== 'server' && (!ready || service !== 'app'));
+  // The backup service's image only where backups are on (a target is named).
+  const backups = options.extra?.BACKUP_REPOSITORY ? [backupImage(images.tag)] : [];
   const env = buildEnv({ ...baseEnv, IMAGE_TAG: images.tag });
-  await step(`building the release on this machine (${built.map((service) => images[service]).join(', ')})`, () =>
-    compose(`webstack-vps-build-${images.tag}`, ['build', ...built], env),
+  await step(
+    `building the release on this machine (${[...built.map((service) => images[service]), ...backups].join(', ')})`,
+    () => {
+      const [services, files] = backups.length > 0 ? [[...built, BACKUP_SERVICE], [BACKUP_COMPOSE_FILE]] : [built, []];
+      return compose(`webstack-vps-build-${images.tag}`, ['build', ...services], env, files);
+    },
   );
 
   return withServerLock(host, 'setup', async () => {
@@ -244,6 +252,7 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
         images.mysql,
         images.nginxBase,
         ...built.map((service) => images[service]).filter((ref) => !appLive || ref !== images.app),
+        ...backups,
       ];
       const pull = [images.mysql, images.nginxBase];
       const shipped = await shipImages(host, refs, {
