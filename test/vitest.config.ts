@@ -8,18 +8,21 @@ process.env.IMAGE_TAG ??= 'test';
 // (the ACME environment and the simulated VPS, and the outside client's look at a stack
 // published on every address, and the example app's stacks and the "Make it yours" page's, which
 // keep local the longest lane; the simulated cluster, fault injection and the drill: the
-// fault drills of both scales), "local" everything else, the longest lane: files move out
+// fault drills of both scales), "offsite" the off-site backups and their disaster drill, "local" everything else, the longest lane: files move out
 // of it until the three end at about the same time. Without TEST_LANE (npm test) every file runs in one lane.
 // The example consumer project (test/consumer) runs on its own, from the packed package.
 const lanes: Record<string, string[]> = {
   edge: [
     'test/https/*.test.ts',
-    'test/vps/*.test.ts',
+    'test/vps/vps.test.ts',
     'test/exposure/*.test.ts',
     'test/examples/*.test.ts',
     'test/docs/make-it-yours.test.ts',
   ],
   cluster: ['test/cluster/*.test.ts', 'test/faults/*.test.ts', 'test/ops/drill.test.ts'],
+  // The off-site backups: a simulated VPS and a backup target of their own, then a second
+  // server for the disaster drill; mostly waiting on a schedule and on machines, like edge.
+  offsite: ['test/vps/backups.test.ts'],
 };
 const lane = process.env.TEST_LANE;
 if (lane !== undefined && lane !== 'local' && !(lane in lanes)) {

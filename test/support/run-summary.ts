@@ -26,7 +26,7 @@ interface Report {
   testResults: FileResult[];
 }
 
-const RUNS = ['consumer', 'vitest-local', 'vitest-edge', 'vitest-cluster'];
+const RUNS = ['consumer', 'vitest-local', 'vitest-edge', 'vitest-cluster', 'vitest-offsite'];
 const clip = (text: string, max = 1500) => (text.length > max ? `${text.slice(0, max)} …` : text);
 const relative = (file: string) => path.relative(REPO_ROOT, file);
 

@@ -116,14 +116,15 @@ describe("scripts/vps setup: the server's .env (server/env.sh, run here on a fol
   it('names the settings it changed or removed, never their values, and keeps the passwords', () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'webstack-env-sh-')), 'stack');
     expect(envSh(dir, 'SITE_DOMAIN=www.a.test\nRATE_LIMIT_READS=10r/s\n')).toBe(
-      `changed: wrote ${dir}/.env with passwords generated on the server, which alone keeps them (mode 600)\n`,
+      'settings: MYSQL_PASSWORD MYSQL_ROOT_PASSWORD RATE_LIMIT_READS SITE_DOMAIN STATUS_PASSWORD\n' +
+        `changed: wrote ${dir}/.env with passwords generated on the server, which alone keeps them (mode 600)\n`,
     );
     const password = /^MYSQL_PASSWORD=(.+)$/m.exec(readFileSync(`${dir}/.env`, 'utf8'))?.[1];
     expect(envSh(dir, 'SITE_DOMAIN=www.a.test\nRATE_LIMIT_READS=10r/s\n')).toBe(`ok: ${dir}/.env is up to date\n`);
     const changed = envSh(dir, 'SITE_DOMAIN=www.b.test\nACME_EMAIL=me@b.test\n');
     // A setting the earlier run wrote and this one no longer names is gone, and said so by name.
     expect(changed).toBe(
-      `removed: RATE_LIMIT_READS\nchanged: updated the settings ACME_EMAIL, RATE_LIMIT_READS, SITE_DOMAIN in ${dir}/.env; passwords kept\n`,
+      `removed: RATE_LIMIT_READS\nsettings: ACME_EMAIL RATE_LIMIT_READS SITE_DOMAIN\nchanged: updated the settings ACME_EMAIL, RATE_LIMIT_READS, SITE_DOMAIN in ${dir}/.env; passwords kept\n`,
     );
     expect(readFileSync(`${dir}/.env`, 'utf8')).not.toContain('RATE_LIMIT_READS');
     expect(changed).not.toMatch(/www\.b\.test|me@b\.test|\(names\)/);

@@ -38,6 +38,8 @@ let offsite: Awaited<ReturnType<typeof startSshHost>>;
 let keys: Awaited<ReturnType<typeof makeKeys>>;
 let root: string;
 let env: NodeJS.ProcessEnv;
+/** The deployment file's vps section, backups on. */
+let section: Record<string, unknown>;
 const figures: string[] = [];
 
 const run = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
@@ -99,7 +101,7 @@ beforeAll(async () => {
   ]);
   root = answered.root;
   const site = siteSetup(network, keys, vps.address, answered);
-  const section = {
+  section = {
     ...site.section,
     settings: {
       ...(site.section.settings as Record<string, string>),
@@ -202,6 +204,27 @@ describe('scheduled off-site backups', { timeout: 900_000 }, () => {
     } finally {
       await backupWith(password);
     }
+    const state = await backupAfter(new Date());
+    expect(state.last_error).toBeNull();
+  });
+
+  it('a setup without a target removes the backup service and keeps the site; the next with one starts it again', async () => {
+    const backupContainers = (filter = '') =>
+      onVps(`docker ps -aq --filter label=com.docker.compose.service=backup ${filter}`);
+    const settings = Object.fromEntries(
+      Object.entries(section.settings as Record<string, string>).filter(([name]) => !name.startsWith('BACKUP_')),
+    );
+    const withoutBackups = writeFile(keys.dir, 'deploy-no-backups.yml', stringify({ vps: { ...section, settings } }));
+    const off = await run(['setup'], { DEPLOY_FILE: withoutBackups });
+    expect(off.code, off.output).toBe(0);
+    expect(off.output).toContain('removing backup on');
+    expect(await backupContainers()).toBe('');
+    expect((await api('/api/health/ready')).status).toBe(200);
+
+    const on = await run(['setup']);
+    expect(on.code, on.output).toBe(0);
+    expect(on.output).toMatch(/replacing or starting .*backup/);
+    expect(await backupContainers('--filter status=running')).not.toBe('');
     const state = await backupAfter(new Date());
     expect(state.last_error).toBeNull();
   });

@@ -114,21 +114,26 @@ export async function serviceStates(host: Host): Promise<Array<{ service: string
     });
 }
 
-/**
- * The running services whose container compose would replace: its configuration (the config
- * hash compose keeps on the container differs from what the files and .env give now) or its
- * image (the name it runs from now names another) changed.
- */
-async function replacedServices(host: Host): Promise<string[]> {
+/** What compose would do to the stack's services for this run's files and .env. */
+interface ServiceChanges {
+  /** Running services whose configuration (compose's config hash) or image changed. */
+  replaced: string[];
+  /** Services the files now name that have no container yet (backups turned on). */
+  added: string[];
+  /** Services with a container that the files no longer name (backups turned off). */
+  dropped: string[];
+}
+
+async function serviceChanges(host: Host): Promise<ServiceChanges> {
   const wanted = await remoteCompose(host)(PROJECT, ['config', '--hash', '*'], {});
-  const running = await sshOk(
+  const present = await sshOk(
     host,
     asRoot(
       host,
-      `for c in $(docker ps -q --filter label=com.docker.compose.project=${PROJECT}); do ` +
-        `docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.config-hash"}} {{.Image}} {{.Config.Image}}' "$c"; ` +
-        `done | while read -r service hash image ref; do ` +
-        `echo "$service $hash $([ "$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null)" = "$image" ] && echo same || echo new)"; done`,
+      `for c in $(docker ps -aq --filter label=com.docker.compose.project=${PROJECT}); do ` +
+        `docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.config-hash"}} {{.State.Running}} {{.Image}} {{.Config.Image}}' "$c"; ` +
+        `done | while read -r service hash running image ref; do ` +
+        `echo "$service $hash $running $([ "$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null)" = "$image" ] && echo same || echo new)"; done`,
     ),
   );
   const hashes = new Map(
@@ -137,14 +142,22 @@ async function replacedServices(host: Host): Promise<string[]> {
       .split('\n')
       .map((line) => line.split(' ') as [string, string]),
   );
-  return running
+  const containers = present
     .trim()
     .split('\n')
     .map((line) => line.split(' '))
-    .filter(
-      ([service, hash, image]) => service && hashes.has(service) && (hashes.get(service) !== hash || image === 'new'),
-    )
-    .map(([service]) => service!);
+    .filter(([service]) => service);
+  const withContainer = new Set(containers.map(([service]) => service!));
+  return {
+    replaced: containers
+      .filter(
+        ([service, hash, running, image]) =>
+          running === 'true' && hashes.has(service!) && (hashes.get(service!) !== hash || image === 'new'),
+      )
+      .map(([service]) => service!),
+    added: [...hashes.keys()].filter((service) => !withContainer.has(service)),
+    dropped: [...withContainer].filter((service) => !hashes.has(service)),
+  };
 }
 
 /** The flag that lets setup restart the database for a changed setting. */
@@ -366,7 +379,7 @@ async function applyChanges(
 ): Promise<void> {
   const { host, log, step, changes, putBack } = options;
   const label = hostLabel(host);
-  const replaced = await replacedServices(host);
+  const { replaced, added, dropped } = await serviceChanges(host);
   const { settings } = outcomes(options.envOutput);
 
   if (replaced.includes('db')) {
@@ -413,10 +426,28 @@ async function applyChanges(
   // The others (the certificate manager, the monitor; the database as agreed), each alone:
   // --no-deps, and nginx not named unless it changed itself, keep compose from replacing
   // nginx after a service it depends on.
-  const rest = replaced.filter((service) => service !== 'app');
+  const rest = [...replaced.filter((service) => service !== 'app'), ...added];
   if (rest.length > 0) {
-    await step(`replacing ${rest.join(', ')} on ${label} for a changed configuration`, () =>
+    await step(`replacing or starting ${rest.join(', ')} on ${label} for a changed configuration`, () =>
       remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--no-deps', ...rest], {}),
     );
+  }
+  // A service the files no longer name (the backups, turned off) is only ours to remove.
+  if (dropped.length > 0) {
+    await step(`removing ${dropped.join(', ')} on ${label}: no longer in the stack`, () =>
+      sshOk(
+        host,
+        asRoot(
+          host,
+          dropped
+            .map(
+              (service) =>
+                `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=${PROJECT} --filter label=com.docker.compose.service=${shellQuote(service)})`,
+            )
+            .join(' && '),
+        ),
+      ),
+    );
+    changes.push(`removed ${dropped.join(', ')}`);
   }
 }
