@@ -72,6 +72,8 @@ const backupAfter = (after: Date, timeoutMs = 150_000) =>
       const attempt = Date.parse(state.last_attempt ?? '') || 0;
       const success = Date.parse(state.last_success ?? '') || 0;
       // Times are whole seconds: a start in the same second as `after` may have missed it.
+      if (attempt >= after.getTime() + 1000 && state.last_error)
+        throw new Error(`the backup failed: ${state.last_error}`);
       return !state.last_error && success >= attempt && attempt >= after.getTime() + 1000 ? state : false;
     },
     { timeoutMs, intervalMs: 2_000 },

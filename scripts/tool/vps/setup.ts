@@ -114,6 +114,9 @@ export async function serviceStates(host: Host): Promise<Array<{ service: string
     });
 }
 
+/** How long a service the stack no longer names may take to end what it is doing (a backup). */
+const DROPPED_STOP_SECONDS = 120;
+
 /** What compose would do to the stack's services for this run's files and .env. */
 interface ServiceChanges {
   /** Running services whose configuration (compose's config hash) or image changed. */
@@ -432,7 +435,9 @@ async function applyChanges(
       remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--no-deps', ...rest], {}),
     );
   }
-  // A service the files no longer name (the backups, turned off) is only ours to remove.
+  // A service the files no longer name (the backups, turned off) is only ours to remove. It
+  // is stopped as compose stops one, so that a backup under way ends and releases its lock
+  // in the repository: killed, it would leave one that blocks the next backups for 30 minutes.
   if (dropped.length > 0) {
     await step(`removing ${dropped.join(', ')} on ${label}: no longer in the stack`, () =>
       sshOk(
@@ -440,10 +445,10 @@ async function applyChanges(
         asRoot(
           host,
           dropped
-            .map(
-              (service) =>
-                `docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=${PROJECT} --filter label=com.docker.compose.service=${shellQuote(service)})`,
-            )
+            .map((service) => {
+              const ids = `$(docker ps -aq --filter label=com.docker.compose.project=${PROJECT} --filter label=com.docker.compose.service=${shellQuote(service)})`;
+              return `docker stop --time ${DROPPED_STOP_SECONDS} ${ids} >/dev/null && docker rm ${ids} >/dev/null`;
+            })
             .join(' && '),
         ),
       ),
