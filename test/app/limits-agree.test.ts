@@ -8,7 +8,7 @@ const NGINX = `${REPO_ROOT}nginx/`;
 // Every file of nginx's configuration the image ships: where a directive could be set.
 const nginxFiles = [
   'nginx.conf',
-  ...['conf.d', 'snippets', 'templates'].flatMap((dir) =>
+  ...['conf.d', 'snippets', 'settings', 'site'].flatMap((dir) =>
     readdirSync(`${NGINX}${dir}`)
       .filter((name) => /\.conf(\.template)?$/.test(name))
       .map((name) => `${dir}/${name}`),
