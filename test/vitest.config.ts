@@ -58,6 +58,9 @@ export default defineConfig({
     // vitest's 120 s. Tests bound their own loops; a test that needs longer says so.
     testTimeout: 300_000,
     hookTimeout: 300_000,
+    // expect.poll's own default is 1 s: a page's script fetching through nginx while three
+    // lanes load 2 cores took longer (a browser test failed so, with the page right after).
+    expect: { poll: { timeout: 30_000 } },
     reporters: ['default', ['json', { outputFile: `test/results/vitest${lane ? `-${lane}` : ''}.json` }]],
     projects: [
       {
