@@ -141,6 +141,14 @@ function withEnv(env: string[], overrides: string[], unset: string[] = []): stri
   return [...env.filter((e) => !names.has(e.split('=')[0] as string)), ...overrides];
 }
 
+/** Waits (bounded) until an app process in the namespace answers its readiness check. */
+async function untilReady(extras: Extras, app: Docker.Container, port: number, what: string): Promise<void> {
+  await waitFor(`${what} on port ${port} is ready`, () => appIsReady(app, port, extras.prober), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+  });
+}
+
 /** Another process of the running app's image and environment on `port`, once ready. */
 async function startAppCopy(extras: Extras, app: Docker.Container, name: string, port: number, env: string[] = []) {
   const appInfo = await app.inspect();
@@ -148,10 +156,7 @@ async function startAppCopy(extras: Extras, app: Docker.Container, name: string,
     Image: appInfo.Config.Image,
     Env: withEnv(appInfo.Config.Env, [`PORT=${port}`, ...env]),
   });
-  await waitFor(`the app copy on port ${port} is ready`, () => appIsReady(copy, port, extras.prober), {
-    timeoutMs: 60_000,
-    intervalMs: 500,
-  });
+  await untilReady(extras, copy, port, 'the app copy');
   return copy;
 }
 
@@ -339,14 +344,7 @@ async function startGunicorn(
       `DB_NAME=${GUESTBOOK_DATABASE}`,
     ],
   });
-  await waitFor(
-    `the Gunicorn example on port ${GUNICORN_PORT} is ready`,
-    () => appIsReady(gunicorn, GUNICORN_PORT, extras.prober),
-    {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    },
-  );
+  await untilReady(extras, gunicorn, GUNICORN_PORT, 'the Gunicorn example');
   const front = await startNginxCopy(
     extras,
     nginx,
