@@ -3,26 +3,25 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // The stack's own images are built and run under this tag (webstack/app:test by default).
 process.env.IMAGE_TAG ??= 'test';
 
-// scripts/test runs lanes side by side to keep the suite short on 2 cores. "edge" and
-// "cluster" hold the suites that spend most of their time waiting on machines of their own
-// (the ACME environment and the simulated VPS, and the outside client's look at a stack
-// published on every address, and the example app's stacks and the "Make it yours" page's, which
-// keep local the longest lane; the simulated cluster, fault injection and the drill: the
-// fault drills of both scales), "offsite" the off-site backups and their disaster drill, "local" everything else, the longest lane: files move out
-// of it until the three end at about the same time. Without TEST_LANE (npm test) every file runs in one lane.
-// The example consumer project (test/consumer) runs on its own, from the packed package.
+// scripts/test runs lanes side by side to keep the suite short on 2 cores, each named after
+// its longest file and evened out by the times the lanes took: "edge" holds the simulated VPS
+// and the outside client's look at a stack published on every address, the swapped app's and
+// the "Make it yours" page's stacks; "cluster" the simulated Swarm, fault injection and the
+// drill (the fault drills of both scales); "offsite" the off-site backups and their disaster
+// drill, then the ACME suite and the Gunicorn example; "local" everything else. Without
+// TEST_LANE (npm test) every file runs in one lane. The example consumer project
+// (test/consumer) runs on its own, from the packed package, after the offsite lane.
 const lanes: Record<string, string[]> = {
   edge: [
-    'test/https/*.test.ts',
     'test/vps/vps.test.ts',
     'test/exposure/*.test.ts',
-    'test/examples/*.test.ts',
+    'test/examples/swapped-app.test.ts',
+    'test/https/site-domain.test.ts',
     'test/docs/make-it-yours.test.ts',
   ],
   cluster: ['test/cluster/*.test.ts', 'test/faults/*.test.ts', 'test/ops/drill.test.ts'],
-  // The off-site backups: a simulated VPS and a backup target of their own, then a second
-  // server for the disaster drill; mostly waiting on a schedule and on machines, like edge.
-  offsite: ['test/vps/backups.test.ts'],
+  // Mostly waiting on a schedule, on machines and on the ACME CA.
+  offsite: ['test/vps/backups.test.ts', 'test/https/acme.test.ts', 'test/examples/gunicorn.test.ts'],
 };
 const lane = process.env.TEST_LANE;
 if (lane !== undefined && lane !== 'local' && !(lane in lanes)) {
