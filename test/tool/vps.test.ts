@@ -259,13 +259,19 @@ describe('scripts/vps: command lines refused before any server is reached', () =
     }
   });
 
-  it('backup: now, status or nothing; restore --from-offsite: a snapshot id', async () => {
+  it('backup: now, status or nothing; restore --from-offsite: a snapshot id, --to a time', async () => {
     const backup = await run(['backup', host, 'later']);
     expect(backup.status).toBe(2);
     expect(backup.output).toContain('backup later: give now, status, or nothing (a dump to this machine)');
     const restore = await run(['restore', host, '--from-offsite', '../etc']);
     expect(restore.status).toBe(2);
     expect(restore.output).toContain('../etc is not a snapshot id');
+    const to = await run(['restore', host, '--from-offsite', '--to', 'yesterday']);
+    expect(to.status).toBe(2);
+    expect(to.output).toContain('--to yesterday: give a time such as 2026-12-07T21:15:00Z');
+    const toFile = await run(['restore', host, 'dump.sql.gz', '--to', '2026-12-07T21:15:00Z']);
+    expect(toFile.status).toBe(2);
+    expect(toFile.output).toContain('--to goes with --from-offsite');
     const none = await run(['restore', host]);
     expect(none.status).toBe(2);
     expect(none.output).toContain('give exactly one backup file (or --from-offsite)');

@@ -213,7 +213,7 @@ uses that known_hosts file.`,
     defineCommand({
       name: 'restore',
       summary: "check FILE, then replace the server's database with it; or with a snapshot of the off-site backups",
-      args: 'HOST FILE | HOST --from-offsite [SNAPSHOT] [--to TIME]',
+      args: 'HOST FILE | HOST --from-offsite [SNAPSHOT]',
       options: {
         identity,
         yes: { type: 'boolean', short: 'y', help: 'do not ask before replacing the database' },
