@@ -4,7 +4,7 @@
 // log is shipped between the backups; then the disaster drill: posts written until the
 // server is lost, a brand-new one set up from zero and restored from the off-site copy alone
 // (the last backup, then the binary log replayed onto it), with every post acknowledged more
-// than a minute before the loss.
+// than a minute before the loss; then restored again to a point in time.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -276,15 +276,16 @@ describe('scheduled off-site backups', { timeout: 900_000 }, () => {
   it('the disaster drill: a brand-new server restored from the off-site copy alone, losing at most the last minute', async () => {
     const { host: oldHost } = await backupState();
     // Posts until the moment the server is lost, each with the time the site acknowledged it.
-    const drill: Array<{ id: number; at: number }> = [];
+    const drill: Array<{ id: number; sent: number; at: number }> = [];
     let writing = true;
     const writer = (async () => {
       for (let i = 0; writing; i++) {
+        const sent = Date.now();
         const answer = await api('/api/posts', {
           method: 'POST',
           body: { author: 'backups', body: `until the loss ${i}` },
         }).catch(() => undefined);
-        if (answer?.status === 201) drill.push({ id: answer.json<{ id: number }>().id, at: Date.now() });
+        if (answer?.status === 201) drill.push({ id: answer.json<{ id: number }>().id, sent, at: Date.now() });
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     })();
@@ -325,6 +326,18 @@ describe('scheduled off-site backups', { timeout: 900_000 }, () => {
     figures.push(
       `disaster drill: new server to the site back with its posts: ${seconds(backMs)} (setup from zero ${seconds(setupMs)}, restore ${seconds(restored.ms)})`,
       `posts restored: ${drill.length - missing.length} of ${drill.length} acknowledged posts restored (written over ${seconds(DRILL_WRITE_MS)} until the loss, binary log every ${BINLOG_SECONDS} s); writes lost: the last ${lostSeconds.toFixed(1)} s (snapshot ${snapshot![1]} from before the drill, binary log replayed up to ${replayedTo} UTC); and ${acknowledged.length} of ${acknowledged.length} written before the backups`,
+    );
+    // Back to a point in time, a whole second a third into the drill: the same dump, the binary
+    // log replayed up to it (a post committed in that second is on either side).
+    const point = new Date(Math.ceil(drill[Math.floor(drill.length / 3)]!.at / 1000) * 1000);
+    const to = point.toISOString().replace('.000Z', 'Z');
+    const back = await run(['restore', '--from-offsite', '--yes', '--to', to], newEnv);
+    expect(back.code, back.output).toBe(0);
+    const atPoint = await allPostIds();
+    expect(drill.filter((post) => post.at < point.getTime() && !atPoint.has(post.id))).toEqual([]);
+    expect(drill.filter((post) => post.sent >= point.getTime() && atPoint.has(post.id))).toEqual([]);
+    figures.push(
+      `restore --to ${to}: ${drill.filter((post) => atPoint.has(post.id)).length} of the drill's posts, every one acknowledged before it and none sent after it (${seconds(back.ms)})`,
     );
     // The new server now backs up into the same repository as the old one did.
     const resumed = await backupAfter(new Date());
