@@ -14,7 +14,13 @@ import {
   keptReleases,
   readReleases,
 } from '../../scripts/tool/vps/releases.js';
-import { backupSettings, formatStatus, scheduleSeconds, type BackupStatus } from '../../scripts/tool/vps/backups.js';
+import {
+  backupSettings,
+  formatStatus,
+  restoreTime,
+  scheduleSeconds,
+  type BackupStatus,
+} from '../../scripts/tool/vps/backups.js';
 import { outcomes } from '../../scripts/tool/vps/server.js';
 import { envLine, envSettings, parseSets } from '../../scripts/tool/vps/settings.js';
 
@@ -253,13 +259,19 @@ describe('scripts/vps: command lines refused before any server is reached', () =
     }
   });
 
-  it('backup: now, status or nothing; restore --from-offsite: a snapshot id', async () => {
+  it('backup: now, status or nothing; restore --from-offsite: a snapshot id, --to a time', async () => {
     const backup = await run(['backup', host, 'later']);
     expect(backup.status).toBe(2);
     expect(backup.output).toContain('backup later: give now, status, or nothing (a dump to this machine)');
     const restore = await run(['restore', host, '--from-offsite', '../etc']);
     expect(restore.status).toBe(2);
     expect(restore.output).toContain('../etc is not a snapshot id');
+    const to = await run(['restore', host, '--from-offsite', '--to', 'yesterday']);
+    expect(to.status).toBe(2);
+    expect(to.output).toContain('--to yesterday: give a time such as 2026-12-07T21:15:00Z');
+    const toFile = await run(['restore', host, 'dump.sql.gz', '--to', '2026-12-07T21:15:00Z']);
+    expect(toFile.status).toBe(2);
+    expect(toFile.output).toContain('--to goes with --from-offsite');
     const none = await run(['restore', host]);
     expect(none.status).toBe(2);
     expect(none.output).toContain('give exactly one backup file (or --from-offsite)');
@@ -312,6 +324,9 @@ describe('scripts/vps: off-site backup settings, checked before the server is to
     expect(refused({ ...sftp, BACKUP_SCHEDULE: 'daily' })).toThrow(
       'BACKUP_SCHEDULE=daily: give an interval such as 30s, 15m, 6h or 1d',
     );
+    expect(refused({ ...sftp, BACKUP_BINLOG_INTERVAL: '60' })).toThrow(
+      'BACKUP_BINLOG_INTERVAL=60: give an interval such as 30s, 15m, 6h or 1d',
+    );
     expect(refused({ ...sftp, BACKUP_KEEP_DAILY: 'seven' })).toThrow('BACKUP_KEEP_DAILY=seven: give a whole number');
     expect(refused(sftp, { BACKUP_PASSWORD_FILE: '/here/pw' })).toThrow(
       'BACKUP_SSH_KEY_FILE: BACKUP_REPOSITORY is set, so give the file',
@@ -337,6 +352,17 @@ describe('scripts/vps: off-site backup settings, checked before the server is to
     expect(scheduleSeconds('1d')).toBe(86_400);
     for (const bad of ['0s', '1.5h', '1w', '', 'h'])
       expect(() => scheduleSeconds(bad), bad).toThrow('give an interval such as 30s');
+    expect(() => scheduleSeconds('1x', 'BACKUP_BINLOG_INTERVAL')).toThrow(
+      'BACKUP_BINLOG_INTERVAL=1x: give an interval',
+    );
+  });
+
+  it('restore --to: a time to the second, in UTC or with an offset, as the replay takes it', () => {
+    expect(restoreTime('2026-12-07T21:15:57Z')).toBe('2026-12-07 21:15:57');
+    expect(restoreTime('2026-12-07 21:15:57')).toBe('2026-12-07 21:15:57');
+    expect(restoreTime('2026-12-07T22:15:57+01:00')).toBe('2026-12-07 21:15:57');
+    for (const bad of ['2026-02-30T00:00:00Z', '2026-12-07T25:00:00Z', '2026-12-07T21:15Z', 'yesterday', ''])
+      expect(() => restoreTime(bad), bad).toThrow('give a time such as 2026-12-07T21:15:00Z');
   });
 
   it('the backup service runs only where a target is named', () => {
@@ -372,6 +398,18 @@ describe('scripts/vps: off-site backup settings, checked before the server is to
     );
     expect(formatStatus('h', { schedule: '30s', repository: 'r', last_error: null }, new Date())).toBe(
       'h: off-site backups to r every 30s\n  last good backup: none yet\n  last error: none',
+    );
+    const binlog: BackupStatus = {
+      schedule: '1d',
+      repository: 'r',
+      binlog_interval: '1m',
+      binlog_last_attempt: '2026-12-07T11:59:50Z',
+      binlog_last_success: '2026-12-07T11:59:15Z',
+      binlog_last_file: 'binlog.000042',
+      binlog_last_error: 'the database refused FLUSH BINARY LOGS: Access denied',
+    };
+    expect(formatStatus('h', binlog, new Date('2026-12-07T12:00:00Z'))).toContain(
+      '  binary log shipped every 1m: last 2026-12-07T11:59:15Z (45 s ago), up to binlog.000042\n  binary log error: the database refused FLUSH BINARY LOGS: Access denied (at 2026-12-07T11:59:50Z)\n',
     );
   });
 });

@@ -1,8 +1,10 @@
 // Scheduled off-site backups on the simulated VPS (test/vps/vps-env.ts), with a second host
 // as the SFTP target: the schedule fires by itself, retention prunes, status reports the
-// last good backup and a wrong password, the monitor raises the backup-age alert; then the
-// disaster drill: the server is lost, a brand-new one is set up from zero and restored from
-// the off-site copy alone, with every post acknowledged before the last backup.
+// last good backup and a wrong password, the monitor raises the backup-age alert, the binary
+// log is shipped between the backups; then the disaster drill: posts written until the
+// server is lost, a brand-new one set up from zero and restored from the off-site copy alone
+// (the last backup, then the binary log replayed onto it), with every post acknowledged more
+// than a minute before the loss; then restored again to a point in time.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,6 +33,15 @@ import {
 const TRANSCRIPT = path.join(REPO_ROOT, 'test/results/vps-backups-commands.txt');
 /** Short enough to see several runs in a test; the alert's limit is twice it. */
 const SCHEDULE_SECONDS = 20;
+/** The binary log's shipping interval. */
+const BINLOG_SECONDS = 20;
+/**
+ * What the drill may lose: one shipping interval, plus 40 s for the run that ships it (a
+ * rotation and a restic snapshot over SFTP, a few seconds here; more on a loaded machine).
+ */
+const MAY_LOSE_MS = 60_000;
+/** How long the drill writes before the server is lost: long enough that some posts must come back from the binary log alone. */
+const DRILL_WRITE_MS = 100_000;
 
 let network: TestNetwork;
 let vps: Vps;
@@ -63,21 +74,41 @@ async function writePosts(count: number, label: string): Promise<number[]> {
   return ids;
 }
 
-/** The backup state once a backup that started after `after` has succeeded. */
-const backupAfter = (after: Date, timeoutMs = 150_000) =>
+/**
+ * The backup state once a run that started after `after` has succeeded: a backup, or with
+ * `binlog_` the binary log's shipping.
+ */
+const runAfter = (after: Date, prefix: '' | 'binlog_' = '', timeoutMs = 150_000) =>
   waitFor(
-    `a backup started after ${after.toISOString()}`,
+    `a ${prefix ? 'binary log shipping' : 'backup'} started after ${after.toISOString()}`,
     async () => {
       const state = await backupState();
-      const attempt = Date.parse(state.last_attempt ?? '') || 0;
-      const success = Date.parse(state.last_success ?? '') || 0;
+      const fields = state as Record<string, string | null | undefined>;
+      const attempt = Date.parse(fields[`${prefix}last_attempt`] ?? '') || 0;
+      const success = Date.parse(fields[`${prefix}last_success`] ?? '') || 0;
+      const error = fields[`${prefix}last_error`];
       // Times are whole seconds: a start in the same second as `after` may have missed it.
-      if (attempt >= after.getTime() + 1000 && state.last_error)
-        throw new Error(`the backup failed: ${state.last_error}`);
-      return !state.last_error && success >= attempt && attempt >= after.getTime() + 1000 ? state : false;
+      if (attempt >= after.getTime() + 1000 && error) throw new Error(`it failed: ${error}`);
+      return !error && success >= attempt && attempt >= after.getTime() + 1000 ? state : false;
     },
     { timeoutMs, intervalMs: 2_000 },
   );
+const backupAfter = (after: Date) => runAfter(after);
+
+/** Every post id the site lists, page by page. */
+async function allPostIds(): Promise<Set<number>> {
+  const ids = new Set<number>();
+  let before: number | null | undefined;
+  do {
+    const page = (await api(`/api/posts?limit=100${before ? `&before=${before}` : ''}`)).json<{
+      posts: Array<{ id: number }>;
+      next: number | null;
+    }>();
+    for (const post of page.posts) ids.add(post.id);
+    before = page.next;
+  } while (before);
+  return ids;
+}
 
 beforeAll(async () => {
   writeFileSync(TRANSCRIPT, '');
@@ -109,6 +140,7 @@ beforeAll(async () => {
       ...(site.section.settings as Record<string, string>),
       BACKUP_REPOSITORY: `sftp:root@${offsiteAddress}:/srv/backups/webstack`,
       BACKUP_SCHEDULE: `${SCHEDULE_SECONDS}s`,
+      BACKUP_BINLOG_INTERVAL: `${BINLOG_SECONDS}s`,
       // Only the newest two, so that pruning shows within a minute.
       BACKUP_KEEP_LAST: '2',
       BACKUP_KEEP_DAILY: '0',
@@ -142,9 +174,14 @@ describe('scheduled off-site backups', { timeout: 900_000 }, () => {
     expect(result.output).toContain(`webstack/backup:${process.env.IMAGE_TAG}`);
     figures.push(`setup with backups, from zero: ${seconds(result.ms)}`);
     acknowledged = await writePosts(3, 'before the first backup');
-    const state = await backupAfter(new Date());
+    const written = new Date();
+    const state = await backupAfter(written);
     expect(state.last_snapshot).toMatch(/^[0-9a-f]{8}$/);
     expect(state.interval_seconds).toBe(SCHEDULE_SECONDS);
+    // The binary log goes off the server on its own schedule too, the posts' writes in it.
+    const shipped = await runAfter(written, 'binlog_');
+    expect(shipped.binlog_interval).toBe(`${BINLOG_SECONDS}s`);
+    expect(shipped.binlog_last_file).toMatch(/^binlog\.\d{6}$/);
     // The repository is on the other host, encrypted: no post's text in it.
     const stored = await sshOk(
       offsite.host,
@@ -223,20 +260,41 @@ describe('scheduled off-site backups', { timeout: 900_000 }, () => {
     expect(await backupContainers()).toBe('');
     expect((await api('/api/health/ready')).status).toBe(200);
 
-    const on = await run(['setup']);
+    // Back on with a daily schedule: the drill's posts then come back from the binary log alone.
+    const daily = { ...section, settings: { ...(section.settings as Record<string, string>), BACKUP_SCHEDULE: '1d' } };
+    const on = await run(['setup'], {
+      DEPLOY_FILE: writeFile(keys.dir, 'deploy-daily.yml', stringify({ vps: daily })),
+    });
     expect(on.code, on.output).toBe(0);
     expect(on.output).toMatch(/replacing or starting .*backup/);
     expect(await backupContainers('--filter status=running')).not.toBe('');
-    const state = await backupAfter(new Date());
+    const state = await runAfter(new Date(), 'binlog_');
+    expect(state.schedule).toBe('1d');
     expect(state.last_error).toBeNull();
   });
 
-  it('the disaster drill: a brand-new server restored from the off-site copy alone', async () => {
-    acknowledged.push(...(await writePosts(10, 'before the last backup')));
-    const acked = new Date();
-    const last = await backupAfter(acked);
+  it('the disaster drill: a brand-new server restored from the off-site copy alone, losing at most the last minute', async () => {
+    const { host: oldHost } = await backupState();
+    // Posts until the moment the server is lost, each with the time the site acknowledged it.
+    const drill: Array<{ id: number; sent: number; at: number }> = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        const sent = Date.now();
+        const answer = await api('/api/posts', {
+          method: 'POST',
+          body: { author: 'backups', body: `until the loss ${i}` },
+        }).catch(() => undefined);
+        if (answer?.status === 201) drill.push({ id: answer.json<{ id: number }>().id, sent, at: Date.now() });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, DRILL_WRITE_MS));
     // The server is lost: its container and its engine's volume (the database) are gone.
+    const lost = Date.now();
     await vps.remove();
+    writing = false;
+    await writer;
     const started = performance.now();
     // The new server has a new host key at the same address: a known_hosts file of its own.
     const fresh = { ...keys, knownHosts: path.join(keys.dir, 'known_hosts_new_server') };
@@ -250,17 +308,39 @@ describe('scheduled off-site backups', { timeout: 900_000 }, () => {
     expect(waiting.output).toMatch(/none yet|holds backups of another server/);
     const restored = await run(['restore', '--from-offsite', '--yes'], newEnv);
     expect(restored.code, restored.output).toBe(0);
-    expect(restored.output).toContain(`restored snapshot ${last.last_snapshot}`);
-    const posts = (await api('/api/posts?limit=100')).json<{ posts: Array<{ id: number }> }>().posts;
+    // The newest dump, older than the drill's posts: they come back from the binary log alone.
+    const snapshot = /restored snapshot ([0-9a-f]{8}) of (\S+) /.exec(restored.output);
+    expect(snapshot, restored.output).not.toBeNull();
+    expect(Date.parse(snapshot![2]!)).toBeLessThan(drill[0]!.at);
+    expect(restored.output).toContain('replayed the binary log');
+    const replayedTo = /up to the transaction committed at ([\d-]+ [\d:]+) UTC/.exec(restored.output)?.[1];
+    expect(replayedTo, restored.output).toBeDefined();
+    const posts = await allPostIds();
     const backMs = performance.now() - started;
-    const present = acknowledged.filter((id) => posts.some((post) => post.id === id));
+    expect(acknowledged.filter((id) => !posts.has(id))).toEqual([]);
+    const mustHave = drill.filter((post) => post.at < lost - MAY_LOSE_MS);
+    expect(mustHave.length).toBeGreaterThan(0);
+    expect(mustHave.filter((post) => !posts.has(post.id))).toEqual([]);
+    const missing = drill.filter((post) => !posts.has(post.id));
+    const lostSeconds = missing.length === 0 ? 0 : (lost - missing[0]!.at) / 1000;
     figures.push(
       `disaster drill: new server to the site back with its posts: ${seconds(backMs)} (setup from zero ${seconds(setupMs)}, restore ${seconds(restored.ms)})`,
-      `posts restored: ${present.length} of ${acknowledged.length} acknowledged before the last backup (snapshot ${last.last_snapshot})`,
+      `posts restored: ${drill.length - missing.length} of ${drill.length} acknowledged posts restored (written over ${seconds(DRILL_WRITE_MS)} until the loss, binary log every ${BINLOG_SECONDS} s); writes lost: the last ${lostSeconds.toFixed(1)} s (snapshot ${snapshot![1]} from before the drill, binary log replayed up to ${replayedTo} UTC); and ${acknowledged.length} of ${acknowledged.length} written before the backups`,
     );
-    expect(present).toEqual(acknowledged);
+    // Back to a point in time, a whole second a third into the drill: the same dump, the binary
+    // log replayed up to it (a post committed in that second is on either side).
+    const point = new Date(Math.ceil(drill[Math.floor(drill.length / 3)]!.at / 1000) * 1000);
+    const to = point.toISOString().replace('.000Z', 'Z');
+    const back = await run(['restore', '--from-offsite', '--yes', '--to', to], newEnv);
+    expect(back.code, back.output).toBe(0);
+    const atPoint = await allPostIds();
+    expect(drill.filter((post) => post.at < point.getTime() && !atPoint.has(post.id))).toEqual([]);
+    expect(drill.filter((post) => post.sent >= point.getTime() && atPoint.has(post.id))).toEqual([]);
+    figures.push(
+      `restore --to ${to}: ${drill.filter((post) => atPoint.has(post.id)).length} of the drill's posts, every one acknowledged before it and none sent after it (${seconds(back.ms)})`,
+    );
     // The new server now backs up into the same repository as the old one did.
     const resumed = await backupAfter(new Date());
-    expect(resumed.host).toBe(last.host);
+    expect(resumed.host).toBe(oldHost);
   });
 });

@@ -219,7 +219,12 @@ uses that known_hosts file.`,
         yes: { type: 'boolean', short: 'y', help: 'do not ask before replacing the database' },
         'from-offsite': {
           type: 'boolean',
-          help: 'restore from the off-site repository setup named (SNAPSHOT: an id scripts/vps backup status shows; default the newest)',
+          help: 'restore from the off-site repository setup named (SNAPSHOT: an id scripts/vps backup status shows; default the newest), then replay the binary log shipped since',
+        },
+        to: {
+          type: 'string',
+          value: 'TIME',
+          help: 'with --from-offsite: the point in time to recover to (2026-12-07T21:15:00Z, or with an offset): the newest snapshot before it, and the binary log up to it',
         },
       },
       async run(values, positionals) {
@@ -234,9 +239,17 @@ uses that known_hosts file.`,
             throw new UsageError(
               `${snapshot} is not a snapshot id: give the hex id scripts/vps backup status shows, or latest`,
             );
-          await vpsRestoreOffsite({ host, env: {}, snapshot, yes: values.yes, confirm });
+          let to;
+          if (values.to !== undefined)
+            try {
+              to = (await import('../vps/backups.js')).restoreTime(values.to);
+            } catch (err) {
+              throw new UsageError((err as Error).message);
+            }
+          await vpsRestoreOffsite({ host, env: {}, snapshot, to, yes: values.yes, confirm });
           return;
         }
+        if (values.to !== undefined) throw new UsageError('--to goes with --from-offsite');
         const [file] = rest;
         if (!file) throw new UsageError('give exactly one backup file (or --from-offsite)');
         await vpsRestore({ host, env: (await settings()).env, file, yes: values.yes, confirm });

@@ -15,7 +15,8 @@ const DUMP = [
   'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysqldump --user=root --single-transaction --quick ' +
     '--routines --triggers --events --add-drop-database --databases "$MYSQL_DATABASE"',
 ];
-const LOAD = ['sh', '-c', 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysql --user=root'];
+/** SQL on stdin, run as the database's root in the db container. */
+export const LOAD = ['sh', '-c', 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysql --user=root'];
 // MariaDB 11 puts a sandbox-mode comment first, so the header is looked for near the top.
 const HEADER = /^-- (MySQL|MariaDB) dump /m;
 const TRAILER = /^-- Dump completed/;

@@ -7,6 +7,18 @@ export const BACKUP_SERVICE = 'backup';
 export const backupImage = (tag: string) => `webstack/${BACKUP_SERVICE}:${tag}`;
 
 /**
+ * Run in the db container as its root, once the database is up: lets the app's user, which the
+ * backup service logs in as, rotate the binary log (RELOAD), see where it is (REPLICATION
+ * CLIENT: a dump's position) and read it (REPLICATION SLAVE). The same names in MySQL 8.4 and
+ * MariaDB; granting them again changes nothing.
+ */
+export const BINLOG_GRANT = [
+  'sh',
+  '-c',
+  `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysql --user=root -e "GRANT RELOAD, REPLICATION CLIENT, REPLICATION SLAVE ON *.* TO '$MYSQL_USER'@'%'"`,
+];
+
+/**
  * The secrets come from this machine's environment (or the repo's .env), never from the
  * deployment file: files here whose contents setup writes into the server's .env.
  */
@@ -16,6 +28,7 @@ const SECRET_VALUES = ['BACKUP_S3_ACCESS_KEY_ID', 'BACKUP_S3_SECRET_ACCESS_KEY']
 const SETTINGS = [
   'BACKUP_REPOSITORY',
   'BACKUP_SCHEDULE',
+  'BACKUP_BINLOG_INTERVAL',
   'BACKUP_KEEP_LAST',
   'BACKUP_KEEP_DAILY',
   'BACKUP_KEEP_WEEKLY',
@@ -24,11 +37,30 @@ const SETTINGS = [
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
-/** BACKUP_SCHEDULE in seconds: a whole number and a unit (30s, 15m, 6h, 1d), as the service reads it. */
-export function scheduleSeconds(text: string): number {
+/**
+ * An interval setting (BACKUP_SCHEDULE, BACKUP_BINLOG_INTERVAL) in seconds: a whole number and
+ * a unit (30s, 15m, 6h, 1d), as the service reads it.
+ */
+export function scheduleSeconds(text: string, name = 'BACKUP_SCHEDULE'): number {
   const match = /^([1-9]\d*)([smhd])$/.exec(text);
-  if (!match) throw new Error(`BACKUP_SCHEDULE=${text}: give an interval such as 30s, 15m, 6h or 1d`);
+  if (!match) throw new Error(`${name}=${text}: give an interval such as 30s, 15m, 6h or 1d`);
   return Number(match[1]) * UNITS[match[2]!]!;
+}
+
+/**
+ * restore --to TIME, as the service's binary log replay takes it ('YYYY-MM-DD HH:MM:SS', UTC):
+ * a date and a time to the second, in UTC (Z or no zone) or with an offset (+02:00).
+ */
+export function restoreTime(text: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})?$/.exec(text.trim());
+  const [date, clock, zone] = match ? [match[1]!, match[2]!, match[3] ?? 'Z'] : [];
+  const time = new Date(`${date}T${clock}${zone}`);
+  // Date rolls an impossible date or time over (02-30 to 03-02): a real one reads back the same.
+  if (!match || Number.isNaN(time.getTime()) || new Date(`${date}T${clock}Z`).toISOString() !== `${date}T${clock}.000Z`)
+    throw new Error(
+      `--to ${text}: give a time such as 2026-12-07T21:15:00Z (UTC) or 2026-12-07T22:15:00+01:00, to the second`,
+    );
+  return time.toISOString().slice(0, 19).replace('T', ' ');
 }
 
 /**
@@ -70,7 +102,8 @@ export function backupSettings(
     return undefined;
   }
   const kind = checkRepository(repository);
-  if (extra.BACKUP_SCHEDULE !== undefined) scheduleSeconds(extra.BACKUP_SCHEDULE);
+  for (const name of ['BACKUP_SCHEDULE', 'BACKUP_BINLOG_INTERVAL'])
+    if (extra[name] !== undefined) scheduleSeconds(extra[name], name);
   for (const name of SETTINGS.filter((n) => n.startsWith('BACKUP_KEEP_')))
     if (extra[name] !== undefined && !/^\d+$/.test(extra[name]))
       throw new Error(`${name}=${extra[name]}: give a whole number of snapshots (0 leaves the rule out)`);
@@ -131,6 +164,11 @@ export interface BackupStatus {
   snapshots?: number;
   last_error?: string | null;
   restored?: { snapshot: string; time: string; host: string };
+  binlog_interval?: string;
+  binlog_last_attempt?: string;
+  binlog_last_success?: string;
+  binlog_last_file?: string;
+  binlog_last_error?: string | null;
 }
 
 const age = (ms: number) => {
@@ -155,6 +193,14 @@ export function formatStatus(label: string, status: BackupStatus, now: Date): st
     );
   } else lines.push('  last good backup: none yet');
   if (status.snapshots !== undefined) lines.push(`  snapshots in the repository: ${status.snapshots}`);
+  if (status.binlog_interval) {
+    const shipped = status.binlog_last_success
+      ? `${status.binlog_last_success} (${age(now.getTime() - new Date(status.binlog_last_success).getTime())} ago), up to ${status.binlog_last_file ?? 'no closed file yet'}`
+      : 'not yet';
+    lines.push(`  binary log shipped every ${status.binlog_interval}: last ${shipped}`);
+    if (status.binlog_last_error)
+      lines.push(`  binary log error: ${status.binlog_last_error} (at ${status.binlog_last_attempt ?? '?'})`);
+  }
   if (status.restored)
     lines.push(
       `  restored: snapshot ${status.restored.snapshot} of ${status.restored.time} (from ${status.restored.host})`,

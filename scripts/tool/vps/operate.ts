@@ -14,7 +14,7 @@ import { docker, serviceContainer } from '../core/docker.js';
 import { imagesOf } from '../core/env.js';
 import { REPO_ROOT } from '../core/paths.js';
 import type { Log } from '../core/steps.js';
-import { backup, restore, type BackupResult, type RestoreOptions } from '../local/backup.js';
+import { backup, LOAD, restore, type BackupResult, type RestoreOptions } from '../local/backup.js';
 import { deploy, rollback, type DeployResult } from '../local/deploy.js';
 import { previousTag, releaseTag, splitRef } from '../local/release.js';
 import { shipImages } from '../remote/ship.js';
@@ -275,24 +275,56 @@ export async function vpsBackupStatus(host: Host): Promise<string> {
   return formatStatus(hostLabel(host), JSON.parse(text) as BackupStatus, new Date());
 }
 
+/** Where the backup service's restore leaves the binary log's changes as SQL (db/backup/backup.sh). */
+const REPLAY_SQL = '/state/replay.sql';
+
+/**
+ * The binary log's changes the backup service's restore wrote, applied as the database's root
+ * (replaying row events and their session settings takes more than the app's user may do),
+ * then removed; false when there were none.
+ */
+async function applyReplay(host: Host): Promise<boolean> {
+  const exec = (service: string, args: string[]) =>
+    ['docker', 'compose', 'exec', '-T', service, ...args].map(shellQuote).join(' ');
+  const apply = `${exec(BACKUP_SERVICE, ['cat', REPLAY_SQL])} | ${exec('db', LOAD)}`;
+  const result = await sshRun(
+    host,
+    asRoot(
+      host,
+      `cd ${STACK_DIR} && if ! ${exec(BACKUP_SERVICE, ['test', '-s', REPLAY_SQL])}; then exit 4; fi; ` +
+        `bash -o pipefail -c ${shellQuote(apply)}; code=$?; ${exec(BACKUP_SERVICE, ['rm', '-f', REPLAY_SQL])}; exit $code`,
+    ),
+  );
+  if (result.exitCode === 4) return false;
+  if (result.exitCode !== 0)
+    throw new Error(
+      `the dump is restored, but replaying the binary log onto it failed (the database is as of the dump): ${(result.stderr || result.stdout).trim()}`,
+    );
+  return true;
+}
+
 /**
  * scripts/vps restore --from-offsite: replaces the server's database with a snapshot of the
- * off-site repository (default the newest), which setup's backup settings name; afterwards
- * the server backs up into that repository as the server the snapshot came from.
+ * off-site repository (default the newest; with `to`, the newest taken before it), which
+ * setup's backup settings name, then replays the binary log shipped since that snapshot (up
+ * to `to`, UTC 'YYYY-MM-DD HH:MM:SS'); afterwards the server backs up into that repository
+ * as the server the snapshot came from.
  */
 export async function vpsRestoreOffsite(
-  options: VpsOptions & { snapshot?: string } & Pick<RestoreOptions, 'yes' | 'confirm'>,
+  options: VpsOptions & { snapshot?: string; to?: string } & Pick<RestoreOptions, 'yes' | 'confirm'>,
 ): Promise<string> {
-  const { host, snapshot = 'latest', log = console.log } = options;
-  const question = `This REPLACES every table of the database on ${hostLabel(host)} with the off-site snapshot ${snapshot}. Continue?`;
+  const { host, snapshot = 'latest', to, log = console.log } = options;
+  const point = to ? ` and the binary log up to ${to} UTC` : ' and the binary log since';
+  const question = `This REPLACES every table of the database on ${hostLabel(host)} with the off-site snapshot ${snapshot}${point}. Continue?`;
   if (!options.yes) {
     if (!options.confirm) throw new Error('restore overwrites the database: confirm interactively or pass --yes');
     if (!(await options.confirm(question))) throw new Error('restore cancelled; nothing was changed');
   }
   return withServerLock(host, 'restore', async () => {
-    log(`restoring the off-site snapshot ${snapshot} into the database on ${hostLabel(host)}`);
-    const said = (await inBackupService(host, ['webstack-backup', 'restore', snapshot])).trim();
+    log(`restoring the off-site snapshot ${snapshot}${point} into the database on ${hostLabel(host)}`);
+    const said = (await inBackupService(host, ['webstack-backup', 'restore', snapshot, ...(to ? [to] : [])])).trim();
     log(said);
+    if (await applyReplay(host)) log('replayed the binary log');
     return said;
   });
 }

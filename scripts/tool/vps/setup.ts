@@ -18,7 +18,7 @@ import { deploy } from '../local/deploy.js';
 import { shipImages } from '../remote/ship.js';
 import { asRoot, hostLabel, shellQuote, sshOk, sshRun, type Host } from '../remote/ssh.js';
 import { parseFacts, setupProblems, type ServerFacts } from './facts.js';
-import { BACKUP_SERVICE, backupImage } from './backups.js';
+import { BACKUP_SERVICE, backupImage, BINLOG_GRANT } from './backups.js';
 import {
   BACKUP_COMPOSE_FILE,
   nginxSettings,
@@ -314,6 +314,15 @@ export async function setup(options: SetupOptions): Promise<SetupResult> {
         await remoteCompose(host)(PROJECT, ['up', '-d', '--wait', '--remove-orphans'], {});
         changes.push('stack started or updated');
         log('  changed: stack up, every service healthy');
+      });
+    }
+
+    if (backups.length > 0) {
+      await step(`letting the backups read the database's binary log on ${label}`, async () => {
+        await remoteCompose(host)(PROJECT, ['exec', '-T', 'db', ...BINLOG_GRANT], {});
+        log(
+          "  ok: RELOAD, REPLICATION CLIENT, REPLICATION SLAVE granted to the app's user, which the backups log in as",
+        );
       });
     }
 
