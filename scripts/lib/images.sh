@@ -133,9 +133,24 @@ export_build_ca_bundle() {
 ensure_images() {
   export_build_ca_bundle
   resolve_images
-  if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then ensure_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image"; fi
-  if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then ensure_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image"; fi
-  if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then ensure_local_node; fi
-  if [ "$DEBIAN_IMAGE" = "$LOCAL_BASE_IMAGE" ]; then ensure_local_base; fi
+  local builds=() pid
+  if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ] || [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ] ||
+    [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ] || [ "$DEBIAN_IMAGE" = "$LOCAL_BASE_IMAGE" ]; then
+    ensure_local_base
+  fi
+  # Side by side once the base exists: each mostly waits on apt or npm, which the others' work fills.
+  if [ "$MYSQL_IMAGE" = "$LOCAL_MYSQL_IMAGE" ]; then
+    ensure_local_image "$LOCAL_MYSQL_IMAGE" "$_repo_root/db/local-image" &
+    builds+=($!)
+  fi
+  if [ "$NGINX_IMAGE" = "$LOCAL_NGINX_IMAGE" ]; then
+    ensure_local_image "$LOCAL_NGINX_IMAGE" "$_repo_root/nginx/local-image" &
+    builds+=($!)
+  fi
+  if [ "$NODE_IMAGE" = "$LOCAL_NODE_IMAGE" ]; then
+    ensure_local_node &
+    builds+=($!)
+  fi
+  for pid in "${builds[@]}"; do wait "$pid" || die "building a base image failed (its output is above)"; done
   log "images: MYSQL_IMAGE=$MYSQL_IMAGE NGINX_IMAGE=$NGINX_IMAGE NODE_IMAGE=$NODE_IMAGE DEBIAN_IMAGE=$DEBIAN_IMAGE"
 }
