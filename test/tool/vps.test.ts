@@ -18,7 +18,7 @@ import {
   backupSettings,
   formatStatus,
   restoreTime,
-  scheduleSeconds,
+  intervalSeconds,
   type BackupStatus,
 } from '../../scripts/tool/vps/backups.js';
 import { outcomes } from '../../scripts/tool/vps/server.js';
@@ -346,13 +346,13 @@ describe('scripts/vps: off-site backup settings, checked before the server is to
   });
 
   it('reads a schedule as the backup service does', () => {
-    expect(scheduleSeconds('30s')).toBe(30);
-    expect(scheduleSeconds('15m')).toBe(900);
-    expect(scheduleSeconds('6h')).toBe(21_600);
-    expect(scheduleSeconds('1d')).toBe(86_400);
+    expect(intervalSeconds('30s')).toBe(30);
+    expect(intervalSeconds('15m')).toBe(900);
+    expect(intervalSeconds('6h')).toBe(21_600);
+    expect(intervalSeconds('1d')).toBe(86_400);
     for (const bad of ['0s', '1.5h', '1w', '', 'h'])
-      expect(() => scheduleSeconds(bad), bad).toThrow('give an interval such as 30s');
-    expect(() => scheduleSeconds('1x', 'BACKUP_BINLOG_INTERVAL')).toThrow(
+      expect(() => intervalSeconds(bad), bad).toThrow('give an interval such as 30s');
+    expect(() => intervalSeconds('1x', 'BACKUP_BINLOG_INTERVAL')).toThrow(
       'BACKUP_BINLOG_INTERVAL=1x: give an interval',
     );
   });

@@ -35,16 +35,17 @@ const SETTINGS = [
   'BACKUP_KEEP_MONTHLY',
 ];
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+/** Seconds in each unit a duration setting or flag may use (30s, 15m, 6h, 1d). */
+export const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /**
  * An interval setting (BACKUP_SCHEDULE, BACKUP_BINLOG_INTERVAL) in seconds: a whole number and
  * a unit (30s, 15m, 6h, 1d), as the service reads it.
  */
-export function scheduleSeconds(text: string, name = 'BACKUP_SCHEDULE'): number {
+export function intervalSeconds(text: string, name = 'BACKUP_SCHEDULE'): number {
   const match = /^([1-9]\d*)([smhd])$/.exec(text);
   if (!match) throw new Error(`${name}=${text}: give an interval such as 30s, 15m, 6h or 1d`);
-  return Number(match[1]) * UNITS[match[2]!]!;
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
 }
 
 /**
@@ -103,7 +104,7 @@ export function backupSettings(
   }
   const kind = checkRepository(repository);
   for (const name of ['BACKUP_SCHEDULE', 'BACKUP_BINLOG_INTERVAL'])
-    if (extra[name] !== undefined) scheduleSeconds(extra[name], name);
+    if (extra[name] !== undefined) intervalSeconds(extra[name], name);
   for (const name of SETTINGS.filter((n) => n.startsWith('BACKUP_KEEP_')))
     if (extra[name] !== undefined && !/^\d+$/.test(extra[name]))
       throw new Error(`${name}=${extra[name]}: give a whole number of snapshots (0 leaves the rule out)`);

@@ -19,7 +19,7 @@ import { deploy, rollback, type DeployResult } from '../local/deploy.js';
 import { previousTag, releaseTag, splitRef } from '../local/release.js';
 import { shipImages } from '../remote/ship.js';
 import { asRoot, hostLabel, shellQuote, sshArgs, sshOk, sshRun, type Host } from '../remote/ssh.js';
-import { BACKUP_SERVICE, formatStatus, type BackupStatus } from './backups.js';
+import { BACKUP_SERVICE, DURATION_UNITS, formatStatus, type BackupStatus } from './backups.js';
 import { chooseRelease, keepFrom, keptReleases, liveAs, readReleases, shortId, type Release } from './releases.js';
 import { onServerEngine, PROJECT, recordEvent, remoteCompose, shipFiles, STACK_DIR, withServerLock } from './server.js';
 import { buildEnv, serviceStates } from './setup.js';
@@ -374,8 +374,6 @@ export interface LogsOptions {
   /** Only the lines it matches. */
   grep?: RegExp;
 }
-
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /**
  * --since as a user gives it, a duration back from now (30s, 10m, 2h, 1d, 1h30m) or a time
